@@ -1,0 +1,35 @@
+"""polyglot-ko: Polyglot-Ko (EleutherAI's Korean GPT-NeoX models) re-implemented in PyTorch.
+
+The public API is imported lazily so that light entry points (`mask_pii`, the CLI's help) never pull in torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "ModelConfig": "polyglot_ko.config",
+    "PRESETS": "polyglot_ko.config",
+    "get_config": "polyglot_ko.config",
+    "GPTNeoXForCausalLM": "polyglot_ko.model",
+    "KVCache": "polyglot_ko.model",
+    "build_model": "polyglot_ko.model",
+    "load_model": "polyglot_ko.checkpoint",
+    "save_model": "polyglot_ko.checkpoint",
+    "load_tokenizer": "polyglot_ko.tokenizer",
+    "mask_pii": "polyglot_ko.data.pii",
+    "load_generator": "polyglot_ko.generate",
+    "UserError": "polyglot_ko.errors",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'polyglot_ko' has no attribute {name!r}")

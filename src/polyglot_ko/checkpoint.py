@@ -1,0 +1,215 @@
+"""Hugging Face model folders: load (local or hub id), save (sharded safetensors), and `polyglot-ko convert`.
+
+Loading builds the model on the `meta` device and assigns the checkpoint's tensors directly
+(`load_state_dict(assign=True)`), converting one tensor at a time, so a model is materialised once:
+peak memory stays close to its size in the chosen dtype. Legacy `pytorch_model*.bin` files are read with
+`torch.load(weights_only=True)` only. A folder written by `save_model` loads unchanged in
+`transformers.AutoModelForCausalLM.from_pretrained`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Iterator, Optional
+
+import torch
+
+from .config import ENDOFTEXT_ID, PAD_ID, ModelConfig
+from .errors import UserError
+from .hub import resolve_folder
+from .io_utils import atomic_dir, atomic_write_json
+from .model import GPTNeoXForCausalLM
+
+SAFE_SINGLE, SAFE_INDEX = "model.safetensors", "model.safetensors.index.json"
+BIN_SINGLE, BIN_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+# Buffers that old transformers versions saved into GPT-NeoX checkpoints (the released Polyglot-Ko ones
+# included); they are recomputed, never loaded.
+_IGNORED_KEYS = re.compile(r"(attention\.(bias|masked_bias|rotary_emb\.inv_freq)|rotary_emb\.inv_freq)$")
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float16": torch.float16, "fp16": torch.float16}
+
+
+def parse_dtype(dtype: str | torch.dtype | None, default: torch.dtype = torch.float32) -> torch.dtype:
+    if dtype is None:
+        return default
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise UserError(f"dtype {dtype!r} is not supported; use float32, bfloat16 or float16")
+    return DTYPES[dtype]
+
+
+def _weight_files(folder: Path) -> tuple[str, list[Path]]:
+    """('safetensors' | 'bin', files) for a model folder, preferring safetensors."""
+    for kind, single, index in (("safetensors", SAFE_SINGLE, SAFE_INDEX), ("bin", BIN_SINGLE, BIN_INDEX)):
+        if (folder / index).is_file():
+            try:
+                weight_map = json.loads((folder / index).read_text())["weight_map"]
+            except (json.JSONDecodeError, KeyError) as e:
+                raise UserError(f"{folder / index} is not a valid shard index ({e}); re-export the model") from None
+            files = [folder / name for name in sorted(set(weight_map.values()))]
+            missing = [f.name for f in files if not f.is_file()]
+            if missing:
+                raise UserError(f"{folder}: shard(s) {', '.join(missing)} listed in {index} are missing; "
+                                f"copy the whole model folder")
+            return kind, files
+        if (folder / single).is_file():
+            return kind, [folder / single]
+    raise UserError(f"{folder} holds no weights (model.safetensors, a sharded index, or pytorch_model.bin); "
+                    f"pass a Hugging Face model folder")
+
+
+def _iter_tensors(kind: str, files: list[Path]) -> Iterator[tuple[str, torch.Tensor]]:
+    if kind == "safetensors":
+        from safetensors import SafetensorError, safe_open
+
+        for f in files:
+            try:
+                with safe_open(str(f), framework="pt") as sf:
+                    for name in sf.keys():
+                        yield name, sf.get_tensor(name)
+            except (SafetensorError, OSError) as e:
+                raise UserError(f"{f} is corrupt or truncated ({e}); download or export it again") from None
+    else:
+        for f in files:
+            try:
+                state = torch.load(f, map_location="cpu", weights_only=True, mmap=True)
+            except Exception as e:  # unpickling errors have many types; all mean "not a safe weights file"
+                raise UserError(f"{f} could not be read as a weights-only checkpoint ({type(e).__name__}: "
+                                f"{str(e).splitlines()[0][:200]}); convert it to safetensors from a trusted source") from None
+            yield from state.items()
+
+
+def load_model(path_or_hub_id: str | Path, dtype: str | torch.dtype | None = "float32",
+               device: str | torch.device = "cpu", revision: Optional[str] = None) -> GPTNeoXForCausalLM:
+    """Load a GPT-NeoX (Polyglot-Ko) model folder or hub id; every tensor is checked against config.json."""
+    folder = resolve_folder(path_or_hub_id, revision=revision, what="model",
+                            allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
+    if not (folder / "config.json").is_file():
+        raise UserError(f"{folder} has no config.json; pass a Hugging Face model folder")
+    config = ModelConfig.from_json_file(folder / "config.json")
+    dtype = parse_dtype(dtype)
+    kind, files = _weight_files(folder)
+    with torch.device("meta"):
+        model = GPTNeoXForCausalLM(config)
+    expected = {name: p.shape for name, p in model.state_dict().items()}
+    state: dict[str, torch.Tensor] = {}
+    for name, tensor in _iter_tensors(kind, files):
+        if _IGNORED_KEYS.search(name):
+            continue
+        if name not in expected:
+            raise UserError(f"{folder}: unexpected tensor {name!r}; this is not a GPT-NeoX causal LM checkpoint "
+                            f"matching its config.json")
+        if tensor.shape != expected[name]:
+            raise UserError(f"{folder}: tensor {name} has shape {tuple(tensor.shape)} but config.json implies "
+                            f"{tuple(expected[name])}; the config does not match the weights")
+        state[name] = tensor.to(device=device, dtype=dtype)
+        del tensor
+    missing = sorted(set(expected) - set(state))
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise UserError(f"{folder}: missing tensor(s) {', '.join(missing[:3])}{more}; the checkpoint is incomplete")
+    model.load_state_dict(state, assign=True, strict=True)
+    model.eval()
+    return model
+
+
+def _parse_size(size: int | str) -> int:
+    if isinstance(size, int):
+        return size
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?)B?\s*", size.upper())
+    if not m:
+        raise UserError(f"shard size {size!r} is not understood; write e.g. 2GB, 500MB or a byte count")
+    return int(float(m.group(1)) * {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}[m.group(2)])
+
+
+def generation_config_dict() -> dict:
+    # eos = <|endoftext|> (2), the token the model ends documents with; not the released configs' 0 (= <pad>).
+    return {"bos_token_id": ENDOFTEXT_ID, "eos_token_id": ENDOFTEXT_ID, "pad_token_id": PAD_ID,
+            "do_sample": False, "max_new_tokens": 128}
+
+
+def save_model(model: GPTNeoXForCausalLM, folder: str | Path, tokenizer=None,
+               dtype: str | torch.dtype | None = None, max_shard_size: int | str = "2GB",
+               extra_files: Optional[dict[str, Path]] = None) -> Path:
+    """Write a Hugging Face model folder atomically (the folder is complete or absent).
+
+    `tokenizer`: an object with `save(folder)` (ours) or a folder whose tokenizer files are copied.
+    `dtype`: convert on the way out (default: the model's dtype).
+    """
+    folder = Path(folder)
+    state = model.state_dict()
+    out_dtype = parse_dtype(dtype, default=next(iter(state.values())).dtype)
+    limit = _parse_size(max_shard_size)
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    out_itemsize = torch.empty((), dtype=out_dtype).element_size()
+    for name, t in state.items():
+        nbytes = t.numel() * out_itemsize
+        if shards[-1] and size + nbytes > limit:
+            shards.append({})
+            size = 0
+        shards[-1][name] = t
+        size += nbytes
+    from safetensors.torch import save_file
+
+    with atomic_dir(folder) as tmp:
+        weight_map, total = {}, 0
+        names = [SAFE_SINGLE] if len(shards) == 1 else [
+            f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+        for fname, shard in zip(names, shards):
+            tensors = {k: v.detach().to(device="cpu", dtype=out_dtype).contiguous() for k, v in shard.items()}
+            save_file(tensors, str(tmp / fname), metadata={"format": "pt"})
+            for k, v in tensors.items():
+                weight_map[k] = fname
+                total += v.numel() * v.element_size()
+            del tensors
+        if len(shards) > 1:
+            atomic_write_json(tmp / SAFE_INDEX, {"metadata": {"total_size": total}, "weight_map": weight_map})
+        hf = model.config.to_hf_dict()
+        dtype_name = str(out_dtype).removeprefix("torch.")
+        hf["torch_dtype"] = dtype_name
+        hf["dtype"] = dtype_name
+        atomic_write_json(tmp / "config.json", hf)
+        atomic_write_json(tmp / "generation_config.json", generation_config_dict())
+        if tokenizer is not None:
+            if isinstance(tokenizer, (str, Path)):
+                for name in TOKENIZER_FILES:
+                    if (Path(tokenizer) / name).is_file():
+                        shutil.copy2(Path(tokenizer) / name, tmp / name)
+            else:
+                tokenizer.save(tmp)
+        for name, src in (extra_files or {}).items():
+            shutil.copy2(src, tmp / name)
+    return folder
+
+
+# --- `polyglot-ko convert` ------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="model folder or hub id")
+    parser.add_argument("dest", help="output folder (written atomically)")
+    parser.add_argument("--dtype", default=None, choices=sorted(DTYPES), help="output dtype (default: as stored)")
+    parser.add_argument("--max-shard-size", default="2GB", help="largest safetensors shard, e.g. 2GB or 500MB")
+
+
+def run(args: argparse.Namespace) -> int:
+    src = resolve_folder(args.source, what="model")
+    kind, files = _weight_files(src)
+    if args.dtype is None:
+        # Keep the stored dtype: read it from the first tensor rather than guessing from config.json.
+        _, first = next(_iter_tensors(kind, files[:1]))
+        dtype = first.dtype
+    else:
+        dtype = parse_dtype(args.dtype)
+    model = load_model(src, dtype=dtype)
+    save_model(model, args.dest, tokenizer=src, max_shard_size=args.max_shard_size)
+    n = sum(1 for _ in Path(args.dest).glob("*.safetensors"))
+    print(f"wrote {args.dest}: {model.num_parameters():,} parameters, {str(dtype).removeprefix('torch.')}, "
+          f"{n} shard(s)")
+    return 0
