@@ -1,0 +1,310 @@
+"""Train a Polyglot-Ko style tokenizer: morpheme-aware byte-level BPE ("MBBPE") with the released structure.
+
+    polyglot-ko train-tokenizer --input corpus/ --out my-tokenizer [--vocab-size 30000] [--no-morpheme]
+
+The result has the released tokenizer's structure: no normalizer, pre-tokenizer
+`Sequence[Split(U+0CF1, Removed), ByteLevel(add_prefix_space=False, use_regex=True)]`, ByteLevel decoder, no
+BOS/EOS added, `<pad> <eos> <|endoftext|> <|sep|>` at ids 0..3, the 256-byte alphabet at 4..259, merges, and the
+PII tokens `<|acc|> <|tel|> <|rrn|>` as the last three ids (30000..30002 for the default vocabulary).
+
+Morpheme-aware (the default): during training only, the Korean morphological analyzer kiwipiepy finds morpheme
+boundaries inside each word and marks them with U+0CF1. The pre-tokenizer splits on the mark, so no merge can
+cross a morpheme boundary (`운동이` is learned as `운동` + `이`, never as one token). Encoding needs no analyzer:
+ordinary text has no marks. The analyzer dominates training time (see benchmarks/results/tokenizer.md);
+`--no-morpheme` trains a plain byte-level BPE in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import UserError
+from .tokenizer import FIXED_SPECIAL_TOKENS, MORPHEME_BOUNDARY, PII_TOKENS, PolyglotTokenizer
+
+MIN_VOCAB_SIZE = len(FIXED_SPECIAL_TOKENS) + 256  # the special tokens plus the byte alphabet
+# Texts longer than this go to the analyzer in pieces cut at line ends: the analyzer's memory and latency grow
+# with the input, and a morpheme never spans a newline.
+ANALYZER_CHUNK_CHARS = 4096
+STATS_FILE = "tokenizer_training.json"
+
+
+# --- morpheme marking ----------------------------------------------------------------------------------
+def morpheme_boundaries(text: str, tokens) -> list[int]:
+    """Character offsets inside `text` where one morpheme ends and the next begins within a word.
+
+    `tokens`: kiwipiepy tokens of `text` (`.start`, `.end` in characters). Offsets strictly inside a token are
+    never boundaries: contractions such as 했 (하 + 었) overlap in one syllable, which cannot be cut. Offsets
+    next to whitespace are not marked either: the byte-level pre-tokenizer already splits there.
+    """
+    edges: set[int] = set()
+    inside: set[int] = set()
+    for t in tokens:
+        s, e = t.start, t.end
+        edges.add(s)
+        edges.add(e)
+        if e - s > 1:
+            inside.update(range(s + 1, e))
+    n = len(text)
+    return sorted(p for p in edges - inside
+                  if 0 < p < n and not text[p - 1].isspace() and not text[p].isspace())
+
+
+def insert_marks(text: str, offsets: list[int], mark: str = MORPHEME_BOUNDARY) -> str:
+    if not offsets:
+        return text
+    parts, last = [], 0
+    for p in offsets:
+        parts.append(text[last:p])
+        last = p
+    parts.append(text[last:])
+    return mark.join(parts)
+
+
+def _chunks(text: str, limit: int = ANALYZER_CHUNK_CHARS) -> Iterator[str]:
+    if len(text) <= limit:
+        yield text
+        return
+    buf, size = [], 0
+    for line in text.splitlines(keepends=True):
+        while len(line) > limit:  # one gigantic line: cut at the last space before the limit
+            cut = line.rfind(" ", 0, limit)
+            cut = cut + 1 if cut > 0 else limit
+            if buf:
+                yield "".join(buf)
+                buf, size = [], 0
+            yield line[:cut]
+            line = line[cut:]
+        if size + len(line) > limit and buf:
+            yield "".join(buf)
+            buf, size = [], 0
+        buf.append(line)
+        size += len(line)
+    if buf:
+        yield "".join(buf)
+
+
+def make_analyzer(num_workers: int | None = None):
+    """A kiwipiepy `Kiwi` using every core (it analyzes texts in its own worker threads)."""
+    try:
+        from kiwipiepy import Kiwi
+    except ImportError:
+        raise UserError("morpheme-aware training needs kiwipiepy; install it with `pip install kiwipiepy==0.21.0` "
+                        "(or the data extra), or pass --no-morpheme") from None
+    return Kiwi(num_workers=num_workers or os.cpu_count() or 1)
+
+
+def mark_morphemes(texts: Iterable[str], analyzer=None) -> Iterator[str]:
+    """Yield `texts` (long ones cut into pieces at line ends) with morpheme boundaries marked by U+0CF1.
+
+    Texts are streamed through the analyzer's worker threads (`echo=True` pairs each result with its text), so
+    all cores analyze while the caller consumes.
+    """
+    kiwi = analyzer or make_analyzer()
+    pieces = (chunk for text in texts for chunk in _chunks(text))
+    for tokens, text in kiwi.tokenize(pieces, echo=True):
+        yield insert_marks(text, morpheme_boundaries(text, tokens))
+
+
+# --- inputs --------------------------------------------------------------------------------------------
+def _looks_like_paths(items: list) -> bool:
+    from .data.readers import SUPPORTED_SUFFIXES
+
+    if all(isinstance(x, os.PathLike) for x in items):
+        return True
+    for x in items:
+        s = os.fspath(x) if isinstance(x, (str, os.PathLike)) else None
+        if s is None or "\n" in s:
+            return False
+        if Path(s).expanduser().exists() or s.lower().endswith(tuple(SUPPORTED_SUFFIXES)):
+            continue
+        import glob
+
+        if glob.has_magic(s) and not any(c.isspace() for c in s):
+            continue
+        return False
+    return True
+
+
+def _texts_from(inputs, text_field: str, stats) -> Iterator[str]:
+    """Paths (a str/PathLike, or a list/tuple of them) go through the data readers; anything else is texts."""
+    from .data.readers import iter_documents
+
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if isinstance(inputs, (list, tuple)) and inputs and _looks_like_paths(list(inputs)):
+        for doc in iter_documents(list(inputs), text_field=text_field, stats=stats):
+            yield doc.text
+        return
+    for t in inputs:
+        if not isinstance(t, str):
+            raise UserError(f"train_tokenizer inputs: expected file paths or strings of text, got an item of type "
+                            f"{type(t).__name__}")
+        yield t
+
+
+def _limit(texts: Iterable[str], max_chars: int | None, counter: dict, bar) -> Iterator[str]:
+    for t in texts:
+        if max_chars is not None and counter["chars"] >= max_chars:
+            break
+        if max_chars is not None and counter["chars"] + len(t) > max_chars:
+            t = t[: max_chars - counter["chars"]]
+        if not t:
+            continue
+        counter["docs"] += 1
+        counter["chars"] += len(t)
+        if bar is not None:
+            bar.update(len(t))
+        yield t
+
+
+# --- training ------------------------------------------------------------------------------------------
+def build_empty_tokenizer():
+    """An untrained tokenizer with the released structure (the trainer fills its BPE model)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(MORPHEME_BOUNDARY, behavior="removed"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    # The released file's post-processor: ByteLevel offsets only, adds no BOS/EOS.
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    return tok
+
+
+def train_tokenizer(inputs, out: str | os.PathLike, vocab_size: int = 30000, morpheme_aware: bool = True,
+                    min_frequency: int = 2, text_field: str = "text", max_chars: int | None = None,
+                    show_progress: bool = True) -> PolyglotTokenizer:
+    """Train a byte-level BPE like Polyglot-Ko's on `inputs` and save it as a tokenizer folder at `out`.
+
+    inputs: a path/glob/folder or a list of them (.txt, .jsonl, .jsonl.gz, .jsonl.zst, .parquet; read with
+        `polyglot_ko.data.readers`), or an iterable of text strings (a list of strings that are not existing
+        paths, or any generator).
+    out: folder to write (atomically): tokenizer.json, tokenizer_config.json, special_tokens_map.json and
+        tokenizer_training.json (what it was trained on).
+    vocab_size: BPE vocabulary including <pad> <eos> <|endoftext|> <|sep|> and the 256 bytes (released: 30000);
+        the PII tokens come on top, so the tokenizer has vocab_size + 3 ids. A small corpus may yield fewer
+        merges than asked for; the PII ids then follow the last merge.
+    morpheme_aware: mark kiwipiepy morpheme boundaries during training so no merge crosses one.
+    min_frequency: a pair seen fewer times is never merged.
+    max_chars: stop reading after this many characters.
+    """
+    from tokenizers import AddedToken, pre_tokenizers, trainers
+
+    from .data.readers import ReadStats
+    from .io_utils import atomic_dir, atomic_write_json
+
+    if vocab_size < MIN_VOCAB_SIZE + 1:
+        raise UserError(f"vocab_size {vocab_size}: must be at least {MIN_VOCAB_SIZE + 1} (4 special tokens + 256 "
+                        f"bytes + at least one merge); Polyglot-Ko uses 30000")
+    if min_frequency < 1:
+        raise UserError(f"min_frequency {min_frequency}: must be >= 1")
+    if max_chars is not None and max_chars <= 0:
+        raise UserError(f"max_chars {max_chars}: must be a positive number of characters (or None for all)")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is a file; pass a folder path for --out")
+
+    stats = ReadStats()
+    counter = {"docs": 0, "chars": 0}
+    t0 = time.perf_counter()
+    bar = None
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=max_chars, unit="char", unit_scale=True, desc="reading + analyzing" if morpheme_aware
+                   else "reading", dynamic_ncols=True)
+    texts = _limit(_texts_from(inputs, text_field, stats), max_chars, counter, bar)
+    if morpheme_aware:
+        texts = mark_morphemes(texts)
+
+    tok = build_empty_tokenizer()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(FIXED_SPECIAL_TOKENS.values()),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    try:
+        tok.train_from_iterator(texts, trainer=trainer)
+    finally:
+        if bar is not None:
+            bar.close()
+    if counter["chars"] == 0:
+        raise UserError(f"{inputs if isinstance(inputs, (str, os.PathLike)) else 'inputs'}: no text to train on "
+                        f"(all inputs empty or unreadable); check --input and --text-field")
+    bpe_size = tok.get_vocab_size(with_added_tokens=True)
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in PII_TOKENS.values()])
+    seconds = time.perf_counter() - t0
+    tokenizer = PolyglotTokenizer(tok, source=str(out))
+    merges = bpe_size - MIN_VOCAB_SIZE
+    info = {
+        "documents": counter["docs"],
+        "characters": counter["chars"],
+        "read_problems": dict(stats.problems),
+        "morpheme_aware": morpheme_aware,
+        "analyzer": _analyzer_version() if morpheme_aware else None,
+        "vocab_size_requested": vocab_size,
+        "bpe_vocab_size": bpe_size,
+        "merges": merges,
+        "vocab_size": tokenizer.vocab_size,
+        "padded_vocab_size": tokenizer.padded_vocab_size,
+        "min_frequency": min_frequency,
+        "max_chars": max_chars,
+        "seconds": round(seconds, 2),
+        "fingerprint": tokenizer.fingerprint,
+    }
+    with atomic_dir(out) as tmp:
+        tokenizer.save(tmp)
+        atomic_write_json(tmp / STATS_FILE, info)
+    from .tokenizer import load_tokenizer
+
+    result = load_tokenizer(out)
+    if show_progress:
+        short = "" if bpe_size >= vocab_size else f" (asked for {vocab_size}: the corpus ran out of pairs seen " \
+                                                    f">= {min_frequency} times)"
+        problems = sum(stats.problems.values())
+        print(f"trained {'morpheme-aware ' if morpheme_aware else ''}byte-level BPE on {counter['docs']:,} documents "
+              f"/ {counter['chars']:,} characters in {seconds:.1f} s: {result.vocab_size:,} ids = {bpe_size:,} BPE "
+              f"({merges:,} merges){short} + 3 PII tokens; padded to {result.padded_vocab_size:,}; "
+              f"{problems:,} unreadable records skipped; saved to {out}")
+    return result
+
+
+def _analyzer_version() -> str:
+    try:
+        import kiwipiepy
+
+        return f"kiwipiepy {kiwipiepy.__version__}"
+    except ImportError:
+        return "kiwipiepy"
+
+
+# --- CLI -----------------------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", nargs="+", required=True, metavar="PATH",
+                        help="files, globs or folders: .txt (one document per line), .jsonl(.gz/.zst), .parquet")
+    parser.add_argument("--out", required=True, help="tokenizer folder to write (atomically)")
+    parser.add_argument("--vocab-size", type=int, default=30000,
+                        help="BPE vocabulary incl. 4 special tokens and 256 bytes; 3 PII tokens come on top "
+                             "(default 30000 -> 30003 ids, as released)")
+    parser.add_argument("--no-morpheme", action="store_true",
+                        help="do not mark morpheme boundaries (plain byte-level BPE; much faster to train)")
+    parser.add_argument("--text-field", default="text", help="JSON key / parquet column holding the text")
+    parser.add_argument("--min-frequency", type=int, default=2, help="minimum count of a pair to be merged")
+    parser.add_argument("--max-chars", type=int, default=None, help="read at most this many characters")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def run(args: argparse.Namespace) -> int:
+    train_tokenizer(args.input, args.out, vocab_size=args.vocab_size, morpheme_aware=not args.no_morpheme,
+                    min_frequency=args.min_frequency, text_field=args.text_field, max_chars=args.max_chars,
+                    show_progress=not args.quiet)
+    return 0
