@@ -1,0 +1,564 @@
+"""Text generation: a `Generator` (model + tokenizer) with batched and streaming `generate`, on a continuous-batching engine.
+
+    gen = polyglot_ko.load_generator("EleutherAI/polyglot-ko-1.3b")        # or a local folder
+    gen.generate("한국어 문장", max_new_tokens=32).text
+    for chunk in gen.stream("옛날 옛적에", temperature=0.8, top_p=0.95): print(chunk, end="")
+
+`DecodeEngine` runs any number of sequences on one model: a sequence waits in a queue, joins the running
+batch at the next step (its prompt is prefilled, left-padded, then its key/value rows are copied into the
+running cache, right-aligned), gets one token per step, and leaves the batch when it finishes, at which
+point the cache is compacted. The Python API and the HTTP server (`serve.py`) share it, so a batch given to
+`generate` and concurrent HTTP requests decode the same way.
+
+Costs per decode step stay flat in the sequence length: the KV cache is allocated once per batch change
+with room for every running sequence's remaining tokens (the model's `KVCache` is written in place), logits
+are computed for the last position only (`num_logits_to_keep=1`), the repetition penalty and n-gram ban
+update incrementally (`sampling.py`), and stop strings are searched in a window as long as the longest stop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence as Seq
+
+import torch
+
+from .config import ENDOFTEXT_ID, PAD_ID
+from .errors import UserError
+from .sampling import SamplingParams, SequenceSampler, token_logprobs
+
+
+# --- tokenizer access ------------------------------------------------------------------------------------
+class _IncrementalDecoder:
+    """UTF-8-safe streaming decode for tokenizers without their own `incremental_decoder()`.
+
+    Byte-level BPE splits a Hangul syllable (3 UTF-8 bytes) across tokens; decoding a partial syllable gives
+    U+FFFD. Text is released only when the decoded tail no longer ends in U+FFFD (the offsets scheme of
+    text-generation-inference), so the chunks concatenate to the decoding of all ids.
+    """
+
+    def __init__(self, decode: Callable[[list[int]], str]):
+        self._decode = decode
+        self.ids: list[int] = []
+        self.prefix = 0
+        self.read = 0
+
+    def add(self, ids: Iterable[int]) -> str:
+        self.ids.extend(ids)
+        prefix_text = self._decode(self.ids[self.prefix:self.read])
+        new_text = self._decode(self.ids[self.prefix:])
+        if len(new_text) > len(prefix_text) and not new_text.endswith("\ufffd"):
+            self.prefix, self.read = self.read, len(self.ids)
+            return new_text[len(prefix_text):]
+        return ""
+
+    def flush(self) -> str:
+        prefix_text = self._decode(self.ids[self.prefix:self.read])
+        new_text = self._decode(self.ids[self.prefix:])
+        self.prefix = self.read = len(self.ids)
+        return new_text[len(prefix_text):]
+
+
+class _BackendTokenizer:
+    """Minimal adapter around a `tokenizers.Tokenizer` with the project tokenizer's interface."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.vocab_size = backend.get_vocab_size(with_added_tokens=True)
+        eot = backend.token_to_id("<|endoftext|>")
+        self.endoftext_id = ENDOFTEXT_ID if eot is None else eot
+
+    def encode(self, text: str) -> list[int]:
+        return self.backend.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: Seq[int], skip_special_tokens: bool = False) -> str:
+        return self.backend.decode(list(ids), skip_special_tokens=skip_special_tokens)
+
+    def incremental_decoder(self) -> _IncrementalDecoder:
+        return _IncrementalDecoder(self.decode)
+
+
+def load_tokenizer_for(folder: str | Path):
+    """The project's tokenizer for a model folder (falls back to the bare `tokenizers` file if needed)."""
+    folder = Path(folder)
+    try:
+        from .tokenizer import load_tokenizer
+    except ModuleNotFoundError as e:
+        if e.name != "polyglot_ko.tokenizer":
+            raise
+        if not (folder / "tokenizer.json").is_file():
+            raise UserError(f"{folder} has no tokenizer.json; pass --tokenizer with a tokenizer folder") from None
+        from tokenizers import Tokenizer
+
+        return _BackendTokenizer(Tokenizer.from_file(str(folder / "tokenizer.json")))
+    return load_tokenizer(folder)
+
+
+def _adapt_tokenizer(tokenizer):
+    """Accept our tokenizer, a `tokenizers.Tokenizer`, or anything with encode/decode."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:  # pragma: no cover - tokenizers is a core dependency
+        Tokenizer = ()
+    if isinstance(tokenizer, Tokenizer):
+        return _BackendTokenizer(tokenizer)
+    return tokenizer
+
+
+def _new_decoder(tokenizer):
+    make = getattr(tokenizer, "incremental_decoder", None)
+    if make is not None:
+        return make()
+    return _IncrementalDecoder(lambda ids: tokenizer.decode(ids))
+
+
+# --- one sequence ----------------------------------------------------------------------------------------
+@dataclass
+class GenerationResult:
+    """What one prompt produced."""
+
+    text: str
+    """Generated text (without the prompt, the stop string or the stop token)."""
+    token_ids: list[int]
+    """Generated ids, without a stop token (with the tokens of a stop string, which the text leaves out)."""
+    prompt_token_ids: list[int]
+    """The prompt as the model saw it."""
+    finish_reason: str
+    """"stop" (stop token or string), "length" (max_new_tokens or the context) or "cancelled"."""
+    logprobs: Optional[list[dict]] = None
+    """Per generated token: {"token_id", "logprob", "top": [(id, logprob), ...]} when requested."""
+
+
+class Sequence:
+    """One prompt being decoded: sampler state, incremental text, stop-string matching and its listener."""
+
+    def __init__(self, prompt_ids: list[int], params: SamplingParams, sampler: SequenceSampler, decoder,
+                 max_new_tokens: int, listener: Optional[Callable[["Sequence", str], None]] = None,
+                 tag: Any = None):
+        self.prompt_ids = prompt_ids
+        self.params = params
+        self.sampler = sampler
+        self.decoder = decoder
+        self.max_new_tokens = max_new_tokens
+        self.listener = listener
+        self.tag = tag
+        self.out_ids: list[int] = []
+        self.logprobs: Optional[list[dict]] = [] if params.logprobs is not None else None
+        self.text = ""
+        self.emitted = 0
+        self.finish_reason: Optional[str] = None
+        self.cancelled = False
+        self._max_stop = max((len(s) for s in params.stop), default=0)
+        self.created = time.perf_counter()
+        self.first_token_time: Optional[float] = None
+
+    @property
+    def finished(self) -> bool:
+        return self.finish_reason is not None
+
+    @property
+    def remaining(self) -> int:
+        return self.max_new_tokens - len(self.out_ids)
+
+    def cancel(self) -> None:
+        """Ask the engine to drop this sequence at its next step (safe from any thread)."""
+        self.cancelled = True
+
+    def result(self) -> GenerationResult:
+        return GenerationResult(self.text, list(self.out_ids), list(self.prompt_ids), self.finish_reason or "",
+                                self.logprobs)
+
+    # called by the engine
+    def add_token(self, token: int, logits_row: Optional[torch.Tensor]) -> None:
+        if self.first_token_time is None:
+            self.first_token_time = time.perf_counter()
+        self.sampler.observe(token)
+        if token in self.params.stop_token_ids:
+            self.finish("stop")
+            return
+        self.out_ids.append(token)
+        if self.logprobs is not None and logits_row is not None:
+            lp, top = token_logprobs(logits_row, token, self.params.logprobs)
+            self.logprobs.append({"token_id": token, "logprob": lp, "top": top})
+        self._push_text(self.decoder.add([token]), final=False)
+        if not self.finished and len(self.out_ids) >= self.max_new_tokens:
+            self.finish("length")
+
+    def finish(self, reason: str) -> None:
+        if self.finished:
+            return
+        self.finish_reason = reason
+        if reason != "cancelled":
+            self._push_text(self.decoder.flush(), final=True)
+
+    def _emit(self, end: int) -> None:
+        if end > self.emitted:
+            chunk = self.text[self.emitted:end]
+            self.emitted = end
+            if self.listener is not None:
+                self.listener(self, chunk)
+
+    def _push_text(self, chunk: str, final: bool) -> None:
+        before = len(self.text)
+        self.text += chunk
+        hold = 0
+        if self.params.stop and (chunk or final):
+            # A stop string can only end inside the new chunk: search from where the longest one could begin.
+            start = max(0, before - self._max_stop + 1)
+            hits = [i for i in (self.text.find(s, start) for s in self.params.stop) if i >= 0]
+            if hits:
+                cut = min(hits)
+                self.text = self.text[:cut]
+                self.finish_reason = "stop"
+                self._emit(cut)
+                return
+            if not final:
+                # Hold back a tail that could still grow into a stop string.
+                for s in self.params.stop:
+                    for k in range(min(len(s) - 1, len(self.text)), hold, -1):
+                        if self.text.endswith(s[:k]):
+                            hold = k
+                            break
+        self._emit(len(self.text) - hold)
+
+
+# --- the engine ------------------------------------------------------------------------------------------
+class DecodeEngine:
+    """Continuous batching on one model: `submit` sequences, call `step` until `has_work` is False.
+
+    Not thread-safe: one thread owns it (the server's worker, or the caller of `Generator.generate`);
+    other threads may only `Sequence.cancel()`. The running batch is right-aligned in one `KVCache`
+    (left padding masked out), which is rebuilt only when sequences join or leave.
+    """
+
+    def __init__(self, model, vocab_size: int, max_batch_size: int = 16):
+        self.model = model
+        self.vocab_size = vocab_size
+        self.max_batch_size = max_batch_size
+        self.device = next(model.parameters()).device
+        self.pending: deque[Sequence] = deque()
+        self.active: list[Sequence] = []
+        self.cache = None
+        self.mask: Optional[torch.Tensor] = None  # [B, capacity] long, 1 = real token
+        self.pos: Optional[torch.Tensor] = None   # [B] position id of each row's next input token
+        self.last: Optional[torch.Tensor] = None  # [B] each row's latest token, the next step's input
+        self.padded = False                       # some row has left padding: the mask must be passed
+        self.steps = 0
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.pending or self.active)
+
+    def submit(self, seq: Sequence) -> None:
+        self.pending.append(seq)
+
+    @torch.inference_mode()
+    def step(self) -> list[Sequence]:
+        """One decode step for the running batch, then admit waiting sequences; returns those that finished."""
+        finished: list[Sequence] = []
+        cancelled = [i for i, s in enumerate(self.active) if s.cancelled]
+        if cancelled:
+            for i in cancelled:
+                self.active[i].finish("cancelled")
+            finished += self._drop(cancelled)
+        if self.active:
+            finished += self._decode()
+        finished += self._admit()
+        self.steps += 1
+        return finished
+
+    # -- internals --
+    def _choose(self, seqs: list[Sequence], logits: torch.Tensor) -> list[int]:
+        if not any(s.sampler.needs_processing for s in seqs):
+            return logits.argmax(-1).tolist()
+        return [s.sampler.choose(logits[i]) for i, s in enumerate(seqs)]
+
+    def _feed(self, seqs: list[Sequence], logits: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+        """Choose and record each row's token; returns the tokens [B] and the rows that finished."""
+        tokens = self._choose(seqs, logits)
+        want_rows = any(s.logprobs is not None for s in seqs)
+        done = []
+        for i, (seq, tok) in enumerate(zip(seqs, tokens)):
+            seq.add_token(tok, logits[i] if want_rows else None)
+            if seq.finished:
+                done.append(i)
+        return torch.tensor(tokens, dtype=torch.long, device=self.device), done
+
+    def _decode(self) -> list[Sequence]:
+        cache = self.cache
+        L = cache.length
+        if L + 1 > self.mask.shape[1]:
+            self.mask = torch.cat([self.mask, torch.zeros_like(self.mask)], 1)
+        self.mask[:, L] = 1
+        out = self.model(self.last[:, None], attention_mask=self.mask[:, :L + 1] if self.padded else None,
+                         position_ids=self.pos[:, None], past_key_values=cache, num_logits_to_keep=1)
+        self.pos += 1
+        logits = out.logits[:, -1, :self.vocab_size].float()
+        self.last, done = self._feed(self.active, logits)
+        return self._drop(done) if done else []
+
+    def _admit(self) -> list[Sequence]:
+        finished, new = [], []
+        while self.pending and len(self.active) + len(new) < self.max_batch_size:
+            seq = self.pending.popleft()
+            if seq.cancelled:
+                seq.finish("cancelled")
+                finished.append(seq)
+            elif seq.max_new_tokens <= 0:
+                seq.finish("length")
+                finished.append(seq)
+            else:
+                new.append(seq)
+        if not new:
+            return finished
+        B, P = len(new), max(len(s.prompt_ids) for s in new)
+        ids = torch.full((B, P), PAD_ID, dtype=torch.long)
+        mask = torch.zeros((B, P), dtype=torch.long)
+        for i, s in enumerate(new):
+            n = len(s.prompt_ids)
+            ids[i, P - n:] = torch.tensor(s.prompt_ids, dtype=torch.long)
+            mask[i, P - n:] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        padded = bool((mask == 0).any())
+        # Reserve the whole run up front when nothing else is running, so no cache copy ever follows.
+        capacity = P + max(s.remaining for s in new) if not self.active else P
+        cache = self.model.allocate_cache(B, capacity)
+        out = self.model(ids, attention_mask=mask if padded else None, past_key_values=cache, num_logits_to_keep=1)
+        logits = out.logits[:, -1, :self.vocab_size].float()
+        pos = mask.sum(1)
+        full_mask = torch.zeros((B, capacity), dtype=torch.long, device=self.device)
+        full_mask[:, :P] = mask
+        tokens, done = self._feed(new, logits)
+        finished += [new[i] for i in done]
+        keep = [i for i in range(B) if i not in set(done)]
+        if not keep:
+            return finished
+        if not self.active:
+            self.cache, self.mask, self.padded, self.pos, self.last = cache, full_mask, padded, pos, tokens
+            self.active = new
+            if done:
+                self._drop(done)
+        else:
+            self._merge(cache, full_mask, pos, tokens, [new[i] for i in keep], keep)
+        return finished
+
+    def _rows_extent(self, mask: torch.Tensor, length: int, rows: list[int]) -> int:
+        """First column holding a real token in any of `rows` (their common left padding ends there)."""
+        sub = mask[rows, :length] != 0
+        first = torch.where(sub.any(1), sub.int().argmax(1), torch.full_like(sub[:, 0], length, dtype=torch.long))
+        return int(first.min())
+
+    def _compose(self, pieces: list[tuple[Any, torch.Tensor, list[int]]], extra: int):
+        """A new right-aligned cache + mask from row subsets of several caches (rows stacked in order)."""
+        spans = []
+        for cache, mask, rows in pieces:
+            first = self._rows_extent(mask, cache.length, rows)
+            spans.append((first, cache.length))
+        length = max(end - first for first, end in spans)
+        B = sum(len(rows) for _, _, rows in pieces)
+        new = self.model.allocate_cache(B, length + extra)
+        new_mask = torch.zeros((B, length + extra), dtype=torch.long, device=self.device)
+        for layer in range(len(new.k)):
+            for store_new, which in ((new.k, "k"), (new.v, "v")):
+                dst = store_new[layer]
+                r0 = 0
+                for (cache, _mask, rows), (first, end) in zip(pieces, spans):
+                    src = getattr(cache, which)[layer]
+                    n, span = len(rows), end - first
+                    idx = torch.tensor(rows, device=self.device)
+                    dst[r0:r0 + n, :, length - span:length] = src[:, :, first:end].index_select(0, idx)
+                    # Padding slots must hold finite values: masked scores are -inf, but NaN * 0 is NaN.
+                    dst[r0:r0 + n, :, :length - span] = 0
+                    r0 += n
+        r0 = 0
+        for (cache, mask, rows), (first, end) in zip(pieces, spans):
+            n, span = len(rows), end - first
+            new_mask[r0:r0 + n, length - span:length] = mask[rows, first:end]
+            r0 += n
+        new.length = length
+        return new, new_mask
+
+    def _extra(self, seqs: list[Sequence]) -> int:
+        return max((s.remaining for s in seqs), default=0) + 1
+
+    def _drop(self, indices: list[int]) -> list[Sequence]:
+        gone = set(indices)
+        finished = [self.active[i] for i in indices]
+        keep = [i for i in range(len(self.active)) if i not in gone]
+        if not keep:
+            self.active, self.cache, self.mask, self.pos, self.last = [], None, None, None, None
+            return finished
+        self.active = [self.active[i] for i in keep]
+        self.cache, self.mask = self._compose([(self.cache, self.mask, keep)], self._extra(self.active))
+        idx = torch.tensor(keep, device=self.device)
+        self.pos, self.last = self.pos[idx], self.last[idx]
+        self.padded = bool((self.mask[:, :self.cache.length] == 0).any())
+        return finished
+
+    def _merge(self, cache, mask, pos, last, seqs: list[Sequence], rows: list[int]) -> None:
+        keep_old = list(range(len(self.active)))
+        everyone = self.active + seqs
+        self.cache, self.mask = self._compose([(self.cache, self.mask, keep_old), (cache, mask, rows)],
+                                              self._extra(everyone))
+        idx = torch.tensor(rows, device=self.device)
+        self.pos = torch.cat([self.pos, pos[idx]])
+        self.last = torch.cat([self.last, last[idx]])
+        self.active = everyone
+        self.padded = bool((self.mask[:, :self.cache.length] == 0).any())
+
+
+# --- the user-facing generator ---------------------------------------------------------------------------
+class Generator:
+    """A model and its tokenizer, ready to generate. Thread-safe (calls take turns on the model).
+
+    `model`: a `GPTNeoXForCausalLM` (e.g. from `load_model`, or straight out of training); `tokenizer`: a
+    `PolyglotTokenizer` or a `tokenizers.Tokenizer`. Decoding defaults come from `SamplingParams` and can be
+    overridden per call with keyword arguments of the same names.
+    """
+
+    def __init__(self, model, tokenizer, max_batch_size: int = 16, defaults: Optional[SamplingParams] = None):
+        self.model = model.eval()
+        self.tokenizer = _adapt_tokenizer(tokenizer)
+        self.max_batch_size = max_batch_size
+        self.defaults = defaults or SamplingParams()
+        self.vocab_size = int(getattr(self.tokenizer, "vocab_size", model.config.tokenizer_vocab_size))
+        self.vocab_size = min(self.vocab_size, model.config.vocab_size)
+        self.max_context = model.config.max_position_embeddings
+        self.endoftext_id = int(getattr(self.tokenizer, "endoftext_id", ENDOFTEXT_ID))
+        self._lock = threading.Lock()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def params(self, params: Optional[SamplingParams] = None, **overrides) -> SamplingParams:
+        base = params or self.defaults
+        unknown = set(overrides) - set(SamplingParams.__dataclass_fields__)
+        if unknown:
+            raise TypeError(f"unknown decoding option(s): {', '.join(sorted(unknown))}")
+        return base.replace(**overrides).validate(self.vocab_size) if overrides else base.validate(self.vocab_size)
+
+    def encode_prompt(self, prompt: str | Seq[int]) -> list[int]:
+        """Token ids of a prompt (text or ids). An empty prompt starts a new document (<|endoftext|>)."""
+        if isinstance(prompt, str):
+            ids = list(self.tokenizer.encode(prompt))
+        else:
+            ids = [int(t) for t in prompt]
+            if any(not 0 <= t < self.vocab_size for t in ids):
+                raise UserError(f"prompt token ids must be in [0, {self.vocab_size}); got {ids[:8]}...")
+        return ids or [self.endoftext_id]
+
+    def new_sequence(self, prompt: str | Seq[int], params: SamplingParams,
+                     listener: Optional[Callable[[Sequence, str], None]] = None, tag: Any = None,
+                     prompt_ids: Optional[list[int]] = None) -> Sequence:
+        ids = prompt_ids if prompt_ids is not None else self.encode_prompt(prompt)
+        if len(ids) >= self.max_context:
+            raise UserError(f"prompt is {len(ids)} tokens, the model's context is {self.max_context}; shorten it")
+        max_new = min(params.max_new_tokens, self.max_context - len(ids))
+        sampler = SequenceSampler(params, ids, self.vocab_size, device=self.device)
+        return Sequence(ids, params, sampler, _new_decoder(self.tokenizer), max_new, listener=listener, tag=tag)
+
+    def new_engine(self) -> DecodeEngine:
+        return DecodeEngine(self.model, self.vocab_size, self.max_batch_size)
+
+    def generate(self, prompts: str | Seq[int] | Seq[str] | Seq[Seq[int]], params: Optional[SamplingParams] = None,
+                 progress: bool = False, **overrides) -> GenerationResult | list[GenerationResult]:
+        """Generate for one prompt (returns a `GenerationResult`) or a list of prompts (returns a list).
+
+        Prompts are text or token-id lists. A list longer than `max_batch_size` is decoded with continuous
+        batching (a prompt takes the place of one that finished). `progress` shows a tqdm bar of prompts.
+        """
+        single = isinstance(prompts, str) or (len(prompts) > 0 and isinstance(prompts[0], int))
+        batch = [prompts] if single else list(prompts)
+        p = self.params(params, **overrides)
+        seqs = [self.new_sequence(x, p.replace(seed=p.seed + i) if (p.seed is not None and i) else p)
+                for i, x in enumerate(batch)]
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(seqs), desc="generate", unit="prompt")
+        with self._lock:
+            engine = self.new_engine()
+            for s in seqs:
+                engine.submit(s)
+            while engine.has_work:
+                done = engine.step()
+                if bar is not None and done:
+                    bar.update(len(done))
+        if bar is not None:
+            bar.close()
+        results = [s.result() for s in seqs]
+        return results[0] if single else results
+
+    def stream(self, prompt: str | Seq[int], params: Optional[SamplingParams] = None, **overrides) -> "TextStream":
+        """Iterate over text chunks as they are decoded; chunks join to exactly `.result().text`."""
+        return TextStream(self, prompt, self.params(params, **overrides))
+
+    def __repr__(self) -> str:
+        return (f"Generator({self.model.config.name}, {self.model.num_parameters():,} parameters, "
+                f"{str(next(self.model.parameters()).dtype).removeprefix('torch.')}, {self.device})")
+
+
+class TextStream:
+    """Iterator of text chunks for one prompt; after exhaustion, `.result()` gives the `GenerationResult`."""
+
+    def __init__(self, generator: Generator, prompt, params: SamplingParams):
+        self._chunks: deque[str] = deque()
+        self.sequence = generator.new_sequence(prompt, params, listener=lambda _s, c: self._chunks.append(c))
+        self._generator = generator
+        self._started = False
+
+    def __iter__(self) -> Iterator[str]:
+        if self._started:
+            raise RuntimeError("a TextStream can be iterated once")
+        self._started = True
+        with self._generator._lock:
+            engine = self._generator.new_engine()
+            engine.submit(self.sequence)
+            try:
+                while engine.has_work:
+                    engine.step()
+                    while self._chunks:
+                        yield self._chunks.popleft()
+            finally:
+                if not self.sequence.finished:
+                    self.sequence.finish("cancelled")
+        while self._chunks:
+            yield self._chunks.popleft()
+
+    def result(self) -> GenerationResult:
+        return self.sequence.result()
+
+
+def load_generator(path_or_hub_id: str | Path, dtype: str | torch.dtype = "float32", device: str = "cpu",
+                   tokenizer: Optional[str | Path | Any] = None, max_batch_size: int = 16,
+                   quantize: Optional[str] = None, revision: Optional[str] = None) -> Generator:
+    """Load a model folder or hub id (and the tokenizer saved with it) into a `Generator`.
+
+    `dtype`: float32, bfloat16 or float16. `device`: "cpu", "cuda", ... `tokenizer`: another tokenizer
+    folder or object. `quantize="int8"`: int8 weight-only linears for CPU decoding (see `quantize.py`).
+    """
+    from .checkpoint import load_model
+    from .hub import resolve_folder
+
+    folder = resolve_folder(path_or_hub_id, revision=revision, what="model",
+                            allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
+    model = load_model(folder, dtype=dtype, device=device)
+    if tokenizer is None or isinstance(tokenizer, (str, Path)):
+        tok = load_tokenizer_for(resolve_folder(tokenizer, what="tokenizer") if tokenizer is not None else folder)
+    else:
+        tok = tokenizer
+    if quantize:
+        from .quantize import quantize_model
+
+        model = quantize_model(model, quantize)
+    return Generator(model, tok, max_batch_size=max_batch_size)
+
+
+__all__ = ["Generator", "GenerationResult", "SamplingParams", "TextStream", "DecodeEngine", "Sequence",
+           "load_generator", "load_tokenizer_for"]
