@@ -17,6 +17,7 @@ ordinary text has no marks. The analyzer dominates training time (see benchmarks
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -88,8 +89,12 @@ def _chunks(text: str, limit: int = ANALYZER_CHUNK_CHARS) -> Iterator[str]:
         yield "".join(buf)
 
 
+@functools.lru_cache(maxsize=2)
 def make_analyzer(num_workers: int | None = None):
-    """A kiwipiepy `Kiwi` using every core (it analyzes texts in its own worker threads)."""
+    """A kiwipiepy `Kiwi` using every core (it analyzes texts in its own worker threads).
+
+    Cached: loading the model takes seconds, and one instance serves any number of `tokenize` calls.
+    """
     try:
         from kiwipiepy import Kiwi
     except ImportError:
@@ -131,16 +136,22 @@ def _looks_like_paths(items: list) -> bool:
 
 
 def _texts_from(inputs, text_field: str, stats) -> Iterator[str]:
-    """Paths (a str/PathLike, or a list/tuple of them) go through the data readers; anything else is texts."""
-    from .data.readers import iter_documents
+    """Paths (a str/PathLike, or a list/tuple of them) go through the data readers; anything else is texts.
+
+    Paths are checked here, before any reading starts, so a missing file is reported at once.
+    """
+    from .data.readers import iter_documents, resolve_inputs
 
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     if isinstance(inputs, (list, tuple)) and inputs and _looks_like_paths(list(inputs)):
-        for doc in iter_documents(list(inputs), text_field=text_field, stats=stats):
-            yield doc.text
-        return
-    for t in inputs:
+        files = resolve_inputs(list(inputs))
+        return (doc.text for doc in iter_documents(files, text_field=text_field, stats=stats))
+    return _check_strings(inputs)
+
+
+def _check_strings(texts: Iterable) -> Iterator[str]:
+    for t in texts:
         if not isinstance(t, str):
             raise UserError(f"train_tokenizer inputs: expected file paths or strings of text, got an item of type "
                             f"{type(t).__name__}")
@@ -214,15 +225,17 @@ def train_tokenizer(inputs, out: str | os.PathLike, vocab_size: int = 30000, mor
     stats = ReadStats()
     counter = {"docs": 0, "chars": 0}
     t0 = time.perf_counter()
+    source = _texts_from(inputs, text_field, stats)
+    analyzer = make_analyzer() if morpheme_aware else None
     bar = None
     if show_progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=max_chars, unit="char", unit_scale=True, desc="reading + analyzing" if morpheme_aware
                    else "reading", dynamic_ncols=True)
-    texts = _limit(_texts_from(inputs, text_field, stats), max_chars, counter, bar)
+    texts = _limit(source, max_chars, counter, bar)
     if morpheme_aware:
-        texts = mark_morphemes(texts)
+        texts = mark_morphemes(texts, analyzer)
 
     tok = build_empty_tokenizer()
     trainer = trainers.BpeTrainer(
