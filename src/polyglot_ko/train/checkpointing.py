@@ -1,0 +1,200 @@
+"""Training checkpoints: sharded state with torch.distributed.checkpoint, atomic step folders, HF exports.
+
+Layout under the run folder:
+
+    checkpoints/step_000200/      one complete checkpoint: DCP shards (model + optimizer, resharded on load to
+                                  any number of processes), meta.json (step, loader position, schedule, config),
+                                  rng_rank{R}.pt (each rank's RNG states)
+    checkpoints/.step_000300.tmp  a save in progress (or cut by a crash): never read, removed by the next save
+    hf/step_000200/               Hugging Face model folder + tokenizer exported with that checkpoint
+    model/                        the final Hugging Face model
+
+A step folder appears only by renaming the finished temporary folder after every rank wrote its part, so it is
+complete or absent; a kill -9 at any moment leaves every earlier checkpoint intact. Old checkpoints are deleted
+only after a newer one is in place. With several nodes, the run folder must be on a shared filesystem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import warnings
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from ..errors import UserError
+from ..io_utils import _fsync_dir, atomic_write_json
+from .parallel import DistInfo, barrier, broadcast_object
+
+STEP_RE = re.compile(r"^step_(\d{6,})$")
+META = "meta.json"
+# Test hook: kill -9 this process in the middle of writing the checkpoint of this step (after the shards,
+# before the rename), to prove that a crash mid-save never damages earlier checkpoints.
+KILL_ENV = "POLYGLOT_KO_KILL_DURING_CHECKPOINT"
+
+
+def step_name(step: int) -> str:
+    return f"step_{step:06d}"
+
+
+def list_checkpoints(ckpt_dir: Path) -> list[tuple[int, Path]]:
+    """Complete checkpoints, oldest first."""
+    out = []
+    if ckpt_dir.is_dir():
+        for p in ckpt_dir.iterdir():
+            m = STEP_RE.match(p.name)
+            if m and p.is_dir() and (p / META).is_file() and (p / ".metadata").is_file():
+                out.append((int(m.group(1)), p))
+    return sorted(out)
+
+
+def find_resume(out: Path, resume: str) -> Optional[Path]:
+    """The checkpoint folder to resume from, per `checkpoint.resume` ("auto", "never", or a folder)."""
+    if resume == "never":
+        return None
+    if resume == "auto":
+        found = list_checkpoints(out / "checkpoints")
+        return found[-1][1] if found else None
+    p = Path(resume)
+    if not (p / META).is_file() or not (p / ".metadata").is_file():
+        raise UserError(f"checkpoint.resume={resume}: not a complete checkpoint folder (no meta.json/.metadata); "
+                        f"pass checkpoints/step_NNNNNN of a run or use 'auto'")
+    return p
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def _training_state(root: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+
+    model_sd, optim_sd = get_state_dict(root, optimizer)
+    return {"model": model_sd, "optim": optim_sd}
+
+
+def save_checkpoint(out: Path, step: int, root: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    meta: dict[str, Any], info: DistInfo, keep_last: int) -> Path:
+    """Write checkpoints/step_NNNNNN atomically (all ranks call this) and prune to the newest `keep_last`."""
+    import torch.distributed.checkpoint as dcp
+
+    ckpt_dir = out / "checkpoints"
+    final = ckpt_dir / step_name(step)
+    tmp = ckpt_dir / f".{step_name(step)}.tmp"
+    if info.is_main:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        for stale in ckpt_dir.glob(".step_*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp.mkdir()
+    barrier()
+    state = _training_state(root, optimizer)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*assuming the intent is to")  # single process: intended
+        dcp.save(state, checkpoint_id=str(tmp), no_dist=not dist.is_initialized())
+    torch.save(rng_state(), tmp / f"rng_rank{info.rank}.pt")
+    if info.is_main:
+        if os.environ.get(KILL_ENV) == str(step):
+            os.kill(os.getpid(), signal.SIGKILL)
+        atomic_write_json(tmp / META, meta)
+    barrier()
+    if info.is_main:
+        for root_dir, _dirs, files in os.walk(tmp):
+            for name in files:
+                with open(os.path.join(root_dir, name), "rb") as f:
+                    os.fsync(f.fileno())
+        if final.exists():  # re-saving the same step (e.g. resumed at it): replace it as a whole
+            old = ckpt_dir / f".{step_name(step)}.old"
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+        _fsync_dir(ckpt_dir)
+        prune(ckpt_dir, keep_last)
+    barrier()
+    return final
+
+
+def prune(folder: Path, keep_last: int) -> None:
+    """Delete all but the newest `keep_last` step folders (complete ones only are counted)."""
+    steps = []
+    if folder.is_dir():
+        for p in folder.iterdir():
+            m = STEP_RE.match(p.name)
+            if m and p.is_dir():
+                steps.append((int(m.group(1)), p))
+    for _, p in sorted(steps)[:-keep_last] if keep_last > 0 else []:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def load_checkpoint(path: Path, root: torch.nn.Module, optimizer: torch.optim.Optimizer, info: DistInfo) -> dict:
+    """Load model + optimizer (resharded to this run's processes), this rank's RNG; return meta.json."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import set_state_dict
+
+    state = _training_state(root, optimizer)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*assuming the intent is to")
+            dcp.load(state, checkpoint_id=str(path), no_dist=not dist.is_initialized())
+    except Exception as e:  # DCP raises several types for shape/key mismatches
+        raise UserError(f"checkpoint {path} does not match this model/optimizer ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:300]}); resume with the recipe that wrote it or use "
+                        f"checkpoint.resume=never") from None
+    set_state_dict(root, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+    rng_file = path / f"rng_rank{info.rank}.pt"
+    if rng_file.is_file():
+        set_rng_state(torch.load(rng_file, weights_only=False))
+    return json.loads((path / META).read_text(encoding="utf-8"))
+
+
+def full_model_state(root: torch.nn.Module, info: DistInfo) -> Optional[dict[str, torch.Tensor]]:
+    """The whole model's state dict on CPU, names as in HF (rank 0 gets it, other ranks None). Collective."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    if dist.is_initialized():
+        sd = get_model_state_dict(root, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    else:
+        sd = {k: v.detach().cpu() for k, v in root.state_dict().items()}
+    if not info.is_main:
+        return None
+    return {k.removeprefix("model."): v for k, v in sd.items()}
+
+
+def export_hf(root: torch.nn.Module, model_config, folder: Path, tokenizer: Any, info: DistInfo) -> Optional[Path]:
+    """Write a Hugging Face model folder (with the tokenizer) from the training model. Collective."""
+    from ..checkpoint import save_model
+    from ..model import GPTNeoXForCausalLM
+
+    state = full_model_state(root, info)
+    if info.is_main:
+        with torch.device("meta"):
+            model = GPTNeoXForCausalLM(model_config)
+        model.load_state_dict(state, assign=True, strict=True)
+        save_model(model, folder, tokenizer=tokenizer)
+    barrier()
+    return folder if info.is_main else None
+
+
+def agree(value, info: DistInfo):
+    """Rank 0's value on every rank."""
+    return broadcast_object(value) if info.distributed else value

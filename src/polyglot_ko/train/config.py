@@ -1,0 +1,424 @@
+"""The pretraining config: one dataclass tree, YAML recipes that are dumps of it, dotted command-line overrides.
+
+A recipe is `TrainConfig` written as YAML (`dump_recipe`), section by section. Any value can be changed from the
+command line as `section.key=value` (e.g. `optim.lr=3e-4 train.max_steps=100 model.hidden_size=128`); values
+are converted to the field's declared type, and unknown keys are refused with the list of valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from ..config import PRESETS, ModelConfig, get_config
+from ..errors import UserError
+
+
+@dataclass
+class ModelSection:
+    """Which architecture to train: a preset plus overrides of any of its fields (None keeps the preset's)."""
+
+    preset: str = "tiny"
+    """A name from polyglot_ko.config.PRESETS (polyglot-ko-1.3b ... 12.8b, tiny, small, base-125m, ...)."""
+    vocab_size: Union[int, str, None] = None
+    """Embedding rows. "auto": the data manifest's tokenizer size rounded up to a multiple of 128."""
+    tokenizer_vocab_size: Union[int, str, None] = None
+    """Ids the tokenizer produces. "auto" (implied by vocab_size auto): taken from the data manifest."""
+    hidden_size: Optional[int] = None
+    """Width of the residual stream."""
+    num_hidden_layers: Optional[int] = None
+    """Transformer blocks."""
+    num_attention_heads: Optional[int] = None
+    """Attention heads."""
+    intermediate_size: Optional[int] = None
+    """MLP hidden width."""
+    rotary_pct: Optional[float] = None
+    """Fraction of each head's dims with rotary embeddings."""
+    rotary_emb_base: Optional[float] = None
+    """Rotary theta."""
+    max_position_embeddings: Optional[int] = None
+    """Context length written to config.json (raised to data.seq_len if smaller)."""
+    layer_norm_eps: Optional[float] = None
+    """LayerNorm epsilon."""
+    initializer_range: Optional[float] = None
+    """Std of the normal weight init."""
+    use_parallel_residual: Optional[bool] = None
+    """Parallel (GPT-NeoX / Polyglot-Ko) or sequential residual."""
+    hidden_act: Optional[str] = None
+    """MLP activation ("gelu" = exact erf GELU)."""
+    init_from: Optional[str] = None
+    """Start from the weights of this HF model folder / hub id instead of a random init (continued pretraining)."""
+
+
+@dataclass
+class DataSection:
+    """Where the tokens come from and how they are cut into training sequences."""
+
+    paths: list[str] = field(default_factory=list)
+    """Prepared-data folders (with manifest.json) or bare .bin/.idx path prefixes; each is one mixture source."""
+    weights: Optional[list[float]] = None
+    """Mixture weight per path (normalised); None = proportional to each source's token count."""
+    valid_paths: list[str] = field(default_factory=list)
+    """Held-out data; empty = the valid_shards of the manifests in `paths` (no validation if there are none)."""
+    seq_len: int = 2048
+    """Tokens per training sequence; each sample holds seq_len + 1 tokens (inputs and shifted targets)."""
+    seed: int = 1234
+    """Seed of the sample order (per-source shuffles, mixture interleaving)."""
+    num_workers: int = 0
+    """DataLoader worker processes per rank (0 = load in the training process); does not change the order."""
+
+
+@dataclass
+class OptimSection:
+    """AdamW with linear warmup and cosine decay to a floor."""
+
+    lr: float = 2.0e-4
+    """Peak learning rate (after warmup). Unpublished for Polyglot-Ko; 2e-4 is GPT-NeoX's 1.3B choice."""
+    min_lr: float = 2.0e-5
+    """Floor the cosine decays to (GPT-NeoX convention: 10% of lr)."""
+    warmup_steps: int = 100
+    """Linear warmup from lr/warmup_steps to lr."""
+    decay_steps: Optional[int] = None
+    """Step at which the cosine reaches min_lr (None = train.max_steps); constant min_lr afterwards."""
+    weight_decay: float = 0.1
+    """Decoupled weight decay on weight matrices and embeddings; never on biases and LayerNorm parameters."""
+    beta1: float = 0.9
+    """AdamW beta1."""
+    beta2: float = 0.95
+    """AdamW beta2."""
+    eps: float = 1.0e-8
+    """AdamW epsilon."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this (0 = no clipping; the norm is still computed and logged)."""
+    implementation: str = "auto"
+    """torch AdamW kernel: "fused", "foreach", "for", or "auto" (fused on GPU and single-process CPU)."""
+
+
+@dataclass
+class TrainSection:
+    """How long and how big."""
+
+    max_steps: int = 100
+    """Optimizer steps to train for (counting steps skipped for non-finite values)."""
+    global_batch_size: int = 8
+    """Sequences per optimizer step over all processes; must be micro_batch_size x processes x an integer."""
+    micro_batch_size: int = 8
+    """Sequences per forward/backward per process; the rest of the global batch is gradient accumulation."""
+    seed: int = 0
+    """Seed of the model's random init and the torch RNGs."""
+    valid_every: int = 0
+    """Evaluate on the held-out data every N steps and at the end (0 = only at the end)."""
+    valid_batches: int = 8
+    """Micro-batches of held-out sequences per evaluation (the same ones every time)."""
+    max_bad_steps: int = 5
+    """Stop after this many consecutive steps with a non-finite loss or gradient (each is skipped)."""
+
+
+@dataclass
+class ParallelSection:
+    """Device, precision and the parallelism applied from outside the model."""
+
+    device: str = "auto"
+    """"auto" (cuda if available), "cpu" or "cuda"."""
+    precision: str = "auto"
+    """"auto" (bfloat16 compute with float32 master weights on GPU, float32 on CPU), "float32" or "bfloat16"."""
+    fsdp: str = "auto"
+    """Shard parameters, gradients and optimizer state with FSDP2 per transformer block: "auto" (when more than
+    one process), "on" or "off" (plain data parallel via DDP when several processes)."""
+    activation_checkpointing: bool = False
+    """Recompute each block's activations in the backward pass (less memory, ~30% more compute)."""
+    compile: bool = False
+    """torch.compile each transformer block (needs a C++ compiler on CPU; first steps are slow)."""
+    num_threads: int = 0
+    """torch intra-op threads per process (0 = torch's default)."""
+
+
+@dataclass
+class CheckpointSection:
+    """Sharded training checkpoints (torch.distributed.checkpoint) and Hugging Face exports."""
+
+    save_every: int = 0
+    """Save the full training state every N steps (0 = only at the end and on SIGTERM/SIGINT)."""
+    keep_last: int = 2
+    """Keep the newest K step checkpoints (and HF exports); older ones are deleted after a save succeeds."""
+    resume: str = "auto"
+    """"auto" (newest complete checkpoint in OUT, else start fresh), "never", or a step-checkpoint folder."""
+    export_hf: str = "checkpoint"
+    """When to write a Hugging Face model folder: "checkpoint" (with every checkpoint and at the end),
+    "end" (only the final model), or "never"."""
+
+
+@dataclass
+class LoggingSection:
+    """Where metrics go."""
+
+    log_every: int = 1
+    """Print/log a metrics line every N steps (metrics.jsonl always gets every step)."""
+    tensorboard: bool = True
+    """Also write TensorBoard event files to OUT/tensorboard when tensorboard is installed."""
+    plot: bool = True
+    """Write OUT/loss.png (train and validation loss) at the end."""
+    progress: bool = True
+    """Show a tqdm progress bar on rank 0."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a pretraining run needs; `recipes/*.yaml` are dumps of this."""
+
+    out: Optional[str] = None
+    """Run folder: checkpoints/, hf/, model/, metrics.jsonl, config.yaml, loss.png."""
+    tokenizer: Optional[str] = None
+    """Tokenizer folder or hub id: checked against the data's fingerprint and saved with every HF export."""
+    model: ModelSection = field(default_factory=ModelSection)
+    """Architecture."""
+    data: DataSection = field(default_factory=DataSection)
+    """Training and validation data."""
+    optim: OptimSection = field(default_factory=OptimSection)
+    """Optimizer and learning-rate schedule."""
+    train: TrainSection = field(default_factory=TrainSection)
+    """Steps, batch sizes, validation cadence."""
+    parallel: ParallelSection = field(default_factory=ParallelSection)
+    """Device, precision, FSDP, activation checkpointing, compile."""
+    checkpoint: CheckpointSection = field(default_factory=CheckpointSection)
+    """Checkpoints, resume and HF exports."""
+    logging: LoggingSection = field(default_factory=LoggingSection)
+    """Metrics outputs."""
+
+    # --- derived -----------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **overrides: Any) -> "TrainConfig":
+        """A copy with dotted overrides applied (`cfg.replace(**{"train.max_steps": 10})`)."""
+        return apply_overrides(self, overrides)
+
+    def validate(self) -> "TrainConfig":
+        """Checks that need no data and no devices; everything fails here, before training starts."""
+        if self.model.preset not in PRESETS and not Path(self.model.preset).exists():
+            raise UserError(f"model.preset: unknown preset {self.model.preset!r}; choose one of "
+                            f"{', '.join(PRESETS)} or a config.json path")
+        t, d, o = self.train, self.data, self.optim
+        for name, value, low in (("train.max_steps", t.max_steps, 1), ("train.global_batch_size", t.global_batch_size, 1),
+                                 ("train.micro_batch_size", t.micro_batch_size, 1), ("data.seq_len", d.seq_len, 8),
+                                 ("train.max_bad_steps", t.max_bad_steps, 1), ("train.valid_batches", t.valid_batches, 1),
+                                 ("optim.warmup_steps", o.warmup_steps, 0), ("train.valid_every", t.valid_every, 0),
+                                 ("checkpoint.save_every", self.checkpoint.save_every, 0),
+                                 ("checkpoint.keep_last", self.checkpoint.keep_last, 1),
+                                 ("data.num_workers", d.num_workers, 0), ("logging.log_every", self.logging.log_every, 1)):
+            if value < low:
+                raise UserError(f"{name}={value}: must be at least {low}")
+        if t.global_batch_size % t.micro_batch_size:
+            raise UserError(f"train.global_batch_size={t.global_batch_size} is not divisible by "
+                            f"train.micro_batch_size={t.micro_batch_size}; make it a multiple")
+        if not (0 <= o.min_lr <= o.lr) or not math.isfinite(o.lr):
+            raise UserError(f"optim.lr={o.lr}, optim.min_lr={o.min_lr}: need 0 <= min_lr <= lr")
+        if not d.paths:
+            raise UserError("data.paths is empty; pass --data DIR (a folder made by `polyglot-ko prepare`)")
+        if d.weights is not None:
+            if len(d.weights) != len(d.paths):
+                raise UserError(f"data.weights has {len(d.weights)} values for {len(d.paths)} data.paths; give one "
+                                f"weight per path")
+            if any(w < 0 or not math.isfinite(w) for w in d.weights) or sum(d.weights) <= 0:
+                raise UserError(f"data.weights={d.weights}: weights must be non-negative with a positive sum")
+        choices = {"parallel.device": (self.parallel.device, ("auto", "cpu", "cuda")),
+                   "parallel.precision": (self.parallel.precision, ("auto", "float32", "bfloat16")),
+                   "parallel.fsdp": (self.parallel.fsdp, ("auto", "on", "off")),
+                   "optim.implementation": (o.implementation, ("auto", "fused", "foreach", "for")),
+                   "checkpoint.export_hf": (self.checkpoint.export_hf, ("checkpoint", "end", "never"))}
+        for name, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise UserError(f"{name}={value!r}: choose one of {', '.join(allowed)}")
+        for name in ("vocab_size", "tokenizer_vocab_size"):
+            v = getattr(self.model, name)
+            if isinstance(v, str) and v != "auto":
+                raise UserError(f"model.{name}={v!r}: give a number or 'auto'")
+        return self
+
+
+def model_config_from(section: ModelSection, seq_len: int, manifest_vocab: Optional[int] = None) -> ModelConfig:
+    """The `ModelConfig` a recipe describes; `manifest_vocab` resolves "auto" vocabulary sizes."""
+    cfg = get_config(section.preset)
+    changes = {}
+    for f in dataclasses.fields(ModelSection):
+        if f.name in ("preset", "vocab_size", "tokenizer_vocab_size", "init_from"):
+            continue
+        value = getattr(section, f.name)
+        if value is not None:
+            changes[f.name] = value
+    tvs, vs = section.tokenizer_vocab_size, section.vocab_size
+    if "auto" in (tvs, vs):
+        if manifest_vocab is None:
+            raise UserError("model.vocab_size: 'auto' needs data with a manifest.json naming its tokenizer's "
+                            "vocab_size; pass a `polyglot-ko prepare` folder or set model.vocab_size")
+        if tvs in (None, "auto"):
+            tvs = manifest_vocab
+    if tvs is not None:
+        changes["tokenizer_vocab_size"] = int(tvs)
+    if vs == "auto" or (vs is None and tvs is not None and int(tvs) > cfg.vocab_size):
+        vs = int(math.ceil(int(changes.get("tokenizer_vocab_size", cfg.tokenizer_vocab_size)) / 128) * 128)
+    if vs is not None:
+        changes["vocab_size"] = int(vs)
+    if seq_len > changes.get("max_position_embeddings", cfg.max_position_embeddings):
+        changes["max_position_embeddings"] = seq_len
+    return cfg.replace(**changes)
+
+
+# --- YAML and overrides ------------------------------------------------------------------------------------
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+
+
+def _hints(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert a YAML/command-line value to the declared type `tp`, or raise a UserError naming `key`."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "~")):
+            if type(None) in args:
+                return None
+        errors = []
+        # Try numbers before strings so that "128" becomes 128 for Union[int, str].
+        for arg in sorted((a for a in args if a is not type(None)), key=lambda a: a is str):
+            try:
+                return _coerce(value, arg, key)
+            except UserError as e:
+                errors.append(str(e))
+        raise UserError(errors[0] if errors else f"{key}: value {value!r} is not allowed")
+    if origin is list:
+        (item,) = typing.get_args(tp) or (Any,)
+        if isinstance(value, str):
+            value = [v for v in (s.strip() for s in value.split(",")) if v] if value.strip() else []
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise UserError(f"{key}={value!r}: expected true or false")
+    if tp is int:
+        if isinstance(value, bool):
+            raise UserError(f"{key}={value!r}: expected an integer")
+        try:
+            if isinstance(value, str):
+                f = float(value.replace("_", ""))
+                if f != int(f):
+                    raise ValueError
+                return int(f)
+            if isinstance(value, float) and value != int(value):
+                raise ValueError
+            return int(value)
+        except (TypeError, ValueError):
+            raise UserError(f"{key}={value!r}: expected an integer") from None
+    if tp is float:
+        if isinstance(value, bool):
+            raise UserError(f"{key}={value!r}: expected a number")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise UserError(f"{key}={value!r}: expected a number") from None
+    if tp is str:
+        if isinstance(value, (dict, list)):
+            raise UserError(f"{key}={value!r}: expected a string")
+        return str(value)
+    raise TypeError(f"unsupported config type {tp} for {key}")
+
+
+def _build_section(cls, data: dict, prefix: str):
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserError(f"{prefix or 'recipe'}: expected a mapping of keys, got {data!r}")
+    hints = _hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        if key not in hints:
+            raise UserError(f"{prefix}{key}: unknown setting; valid keys under {prefix.rstrip('.') or 'the top level'} "
+                            f"are {', '.join(names)}")
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build_section(tp, value, f"{prefix}{key}.")
+        else:
+            kwargs[key] = _coerce(value, tp, f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    return _build_section(TrainConfig, data, "")
+
+
+def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str] | None) -> TrainConfig:
+    """Apply `{"section.key": value}` or ["section.key=value", ...]; returns a new config."""
+    if not overrides:
+        return config
+    if isinstance(overrides, (list, tuple)):
+        pairs = {}
+        for item in overrides:
+            if "=" not in item:
+                raise UserError(f"override {item!r}: write it as section.key=value (e.g. train.max_steps=100)")
+            k, v = item.split("=", 1)
+            pairs[k.strip()] = v.strip()
+        overrides = pairs
+    data = config.to_dict()
+    for dotted, value in overrides.items():
+        dotted = dotted.replace("__", ".")  # pretrain(config, train__max_steps=10) from Python keyword arguments
+        parts = dotted.split(".")
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            if not isinstance(node.get(part), dict):
+                raise UserError(f"override {dotted}: {'.'.join(parts[:i + 1])} is not a section; sections are "
+                                f"{', '.join(k for k, t in _SECTIONS.items() if dataclasses.is_dataclass(t))}")
+            node = node[part]
+        if parts[-1] not in node:
+            raise UserError(f"override {dotted}: unknown setting; valid keys here are {', '.join(node)}")
+        if isinstance(node[parts[-1]], dict) and not isinstance(value, dict):
+            raise UserError(f"override {dotted}: is a section; set one of its keys ({', '.join(node[parts[-1]])})")
+        node[parts[-1]] = value
+    return config_from_dict(data)
+
+
+def load_recipe(path: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None) -> TrainConfig:
+    """Read a YAML recipe (or start from the defaults when path is None) and apply dotted overrides."""
+    import yaml
+
+    if path is None:
+        config = TrainConfig()
+    else:
+        path = Path(path)
+        if not path.is_file():
+            builtin = Path(__file__).resolve().parents[3] / "recipes" / f"{path.name.removesuffix('.yaml')}.yaml"
+            if builtin.is_file() and not path.parent.name:
+                path = builtin
+            else:
+                raise UserError(f"recipe {path} does not exist; pass a YAML file such as recipes/cpu-tiny.yaml")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise UserError(f"recipe {path} is not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
+        config = config_from_dict(data)
+    return apply_overrides(config, overrides)
+
+
+def dump_recipe(config: TrainConfig, header: str = "") -> str:
+    """The config as YAML, sections in declaration order (what `recipes/*.yaml` hold)."""
+    import yaml
+
+    text = yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
+    if header:
+        text = "".join(f"# {line}\n" if line else "#\n" for line in header.strip("\n").split("\n")) + text
+    return text

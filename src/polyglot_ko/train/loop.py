@@ -1,0 +1,457 @@
+"""The pretraining loop: set up (everything that can fail, fails here), train, checkpoint, export, summarise.
+
+`pretrain(config, **overrides)` is the Python entry point; `polyglot-ko pretrain` calls it. One optimizer step:
+this rank's micro-batches (gradient accumulation) -> forward/backward (FSDP reduce-scatters the gradients on the
+last micro-batch) -> loss averaged over all processes -> global gradient norm and clipping -> if the loss and the
+norm are finite, AdamW step with the scheduled learning rate, else the step is skipped and counted -> metrics.
+SIGTERM/SIGINT set a flag that every rank sees at the same step (it travels with the loss all-reduce), the run
+then saves a checkpoint and returns normally.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+import torch.distributed as dist
+
+from ..config import ModelConfig
+from ..errors import UserError
+from ..io_utils import atomic_write_json, atomic_write_text
+from . import checkpointing as ckpt
+from .config import TrainConfig, apply_overrides, dump_recipe, load_recipe, model_config_from
+from .data import (DataSpec, MixtureDataset, TrainLoader, ValidSet, build_sources, check_tokenizers,
+                   resolve_data_path)
+from .loss import CausalLMTrainingModule
+from .metrics import MetricsLogger, peak_flops, plot_losses
+from .parallel import (DistInfo, all_reduce_, apply_activation_checkpointing, apply_compile, apply_fsdp, barrier,
+                       compute_dtype, destroy_distributed, init_distributed, set_num_threads)
+from .schedule import lr_at
+
+
+class TrainingStopped(UserError):
+    """Training cannot go on (e.g. too many consecutive non-finite steps); the message says why and what to do."""
+
+
+def _load_tokenizer(name: Optional[str]):
+    if not name:
+        return None
+    from ..tokenizer import load_tokenizer
+
+    return load_tokenizer(name)
+
+
+def build_optimizer(root: torch.nn.Module, cfg: TrainConfig, device: torch.device, sharded: bool) -> torch.optim.AdamW:
+    """AdamW; weight decay on matrices (and embeddings) only, never on biases or LayerNorm parameters."""
+    o = cfg.optim
+    decay, no_decay = [], []
+    for _name, p in root.named_parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    impl = o.implementation
+    if impl == "auto":
+        impl = "fused" if device.type == "cuda" or not sharded else "foreach"
+    kwargs = {"fused": True} if impl == "fused" else {"foreach": impl == "foreach"}
+    return torch.optim.AdamW(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps, **kwargs)
+
+
+class Trainer:
+    """Holds one run's state. Construction validates everything (data, tokenizer, sizes) before any training."""
+
+    def __init__(self, config: TrainConfig):
+        self.cfg = cfg = config.validate()
+        if not cfg.out:
+            raise UserError("out: no run folder given; pass --out DIR")
+        self.out = Path(cfg.out)
+        set_num_threads(cfg.parallel.num_threads)
+
+        # --- data and tokenizer: checked before any process group or model exists -------------------------
+        self.specs: list[DataSpec] = [resolve_data_path(p) for p in cfg.data.paths]
+        valid_specs = [resolve_data_path(p) for p in cfg.data.valid_paths]
+        self.tokenizer = _load_tokenizer(cfg.tokenizer)
+        fp = self.tokenizer.fingerprint if self.tokenizer is not None else None
+        self.data_tokenizer = check_tokenizers(self.specs + valid_specs, fp, cfg.tokenizer)
+        manifest_vocab = int(self.data_tokenizer["vocab_size"]) if self.data_tokenizer else None
+        if manifest_vocab is None and self.tokenizer is not None:
+            manifest_vocab = self.tokenizer.vocab_size
+        self.model_config: ModelConfig = model_config_from(cfg.model, cfg.data.seq_len, manifest_vocab)
+        if manifest_vocab is not None and manifest_vocab > self.model_config.vocab_size:
+            raise UserError(f"model.vocab_size={self.model_config.vocab_size} is smaller than the data's tokenizer "
+                            f"({manifest_vocab} ids); set model.vocab_size=auto")
+        seq_len = cfg.data.seq_len
+        self.sources = build_sources([(s.path, s.train_prefixes) for s in self.specs], seq_len, cfg.data.seed)
+        if valid_specs:
+            valid_groups = [(s.path, s.train_prefixes + s.valid_prefixes) for s in valid_specs]
+        else:
+            valid_groups = [(s.path, s.valid_prefixes) for s in self.specs if s.valid_prefixes]
+        self.valid_sources = build_sources(valid_groups, seq_len, cfg.data.seed) if valid_groups else []
+        self.dataset = MixtureDataset(self.sources, cfg.data.weights, cfg.data.seed)
+
+        # --- processes, device, model -------------------------------------------------------------------
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        t = cfg.train
+        if t.global_batch_size % (t.micro_batch_size * world):
+            raise UserError(f"train.global_batch_size={t.global_batch_size} is not divisible by "
+                            f"train.micro_batch_size={t.micro_batch_size} x {world} process(es); choose a multiple "
+                            f"of {t.micro_batch_size * world}")
+        self.info: DistInfo = init_distributed(cfg.parallel.device)
+        self.device = self.info.device
+        self.dtype = compute_dtype(cfg.parallel.precision, self.device)
+        if self.dtype != torch.float32 and not dist.is_initialized():
+            # bf16 compute with fp32 master weights is FSDP2's MixedPrecisionPolicy: use it on one process too.
+            self._init_single_process_group()
+        fsdp = cfg.parallel.fsdp == "on" or (cfg.parallel.fsdp == "auto" and self.info.distributed) \
+            or self.dtype != torch.float32
+        if cfg.parallel.fsdp == "off" and self.dtype != torch.float32:
+            raise UserError("parallel.fsdp=off with bfloat16: mixed precision is done by FSDP2; use parallel.fsdp=auto")
+        if fsdp and not dist.is_initialized():
+            self._init_single_process_group()
+        self.fsdp = fsdp
+        torch.manual_seed(t.seed)
+
+        from ..model import build_model
+
+        if cfg.model.init_from:
+            from ..checkpoint import load_model
+
+            model = load_model(cfg.model.init_from, dtype="float32")
+            if model.config.vocab_size != self.model_config.vocab_size:
+                raise UserError(f"model.init_from={cfg.model.init_from}: its vocab_size {model.config.vocab_size} "
+                                f"differs from the recipe's {self.model_config.vocab_size}")
+            self.model_config = model.config
+            model.train()
+        else:
+            # Built on CPU with the seed, then moved/sharded: the same initial weights for any process count.
+            model = build_model(self.model_config, device="cpu", seed=t.seed)
+        self.model = model
+        if cfg.parallel.activation_checkpointing:
+            apply_activation_checkpointing(model)
+        if cfg.parallel.compile:
+            apply_compile(model)
+        root = CausalLMTrainingModule(model)
+        if fsdp:
+            apply_fsdp(root, model, self.info, self.dtype)
+        else:
+            root.to(self.device)
+            if self.info.distributed:
+                root = torch.nn.parallel.DistributedDataParallel(
+                    root, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.root = root
+        self.optimizer = build_optimizer(root, cfg, self.device, sharded=fsdp or self.info.distributed)
+
+        # --- resume ---------------------------------------------------------------------------------------
+        self.step = 0
+        self.samples_consumed = 0
+        self.skipped_steps = 0
+        self.bad_in_a_row = 0
+        self.resumed_from: Optional[Path] = None
+        resume = ckpt.agree(str(ckpt.find_resume(self.out, cfg.checkpoint.resume) or ""), self.info)
+        if resume:
+            meta = ckpt.load_checkpoint(Path(resume), self.root, self.optimizer, self.info)
+            self.step = int(meta["step"])
+            self.samples_consumed = int(meta["samples_consumed"])
+            self.skipped_steps = int(meta.get("skipped_steps", 0))
+            self.bad_in_a_row = int(meta.get("bad_in_a_row", 0))
+            self.resumed_from = Path(resume)
+            if meta.get("seq_len") != seq_len or meta.get("data_seed") != cfg.data.seed:
+                self._warn(f"resuming {resume} with a different data.seq_len/data.seed than it was saved with; "
+                           f"the sample order changes from here on")
+        self.stop_requested = False
+        self.last_checkpoint: Optional[Path] = self.resumed_from
+        self.last_hf: Optional[Path] = None
+        self.tokens_per_step = t.global_batch_size * seq_len
+        self.flops_per_token = self.model_config.flops_per_token(seq_len)
+        self.peak, self.peak_source = peak_flops(self.device, self.dtype)
+
+    # --- helpers -----------------------------------------------------------------------------------------
+    def _init_single_process_group(self) -> None:
+        store = dist.HashStore()
+        backend = "nccl" if self.device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend, store=store, rank=0, world_size=1,
+                                device_id=self.device if self.device.type == "cuda" else None)
+
+    def _warn(self, msg: str) -> None:
+        if self.info.is_main:
+            print(f"warning: {msg}", file=sys.stderr, flush=True)
+
+    def _meta(self) -> dict:
+        return {"step": self.step, "samples_consumed": self.samples_consumed, "skipped_steps": self.skipped_steps,
+                "bad_in_a_row": self.bad_in_a_row, "seq_len": self.cfg.data.seq_len, "data_seed": self.cfg.data.seed,
+                "world_size": self.info.world_size, "global_batch_size": self.cfg.train.global_batch_size,
+                "schedule": {k: getattr(self.cfg.optim, k) for k in ("lr", "min_lr", "warmup_steps", "decay_steps")},
+                "model": self.model_config.to_hf_dict(), "config": self.cfg.to_dict(),
+                "tokenizer": self.data_tokenizer, "time": time.time()}
+
+    def _hf_tokenizer(self):
+        if self.tokenizer is not None:
+            return self.tokenizer
+        return None
+
+    def save(self) -> Path:
+        path = ckpt.save_checkpoint(self.out, self.step, self.root, self.optimizer, self._meta(), self.info,
+                                    self.cfg.checkpoint.keep_last)
+        self.last_checkpoint = path
+        return path
+
+    def export(self, folder: Path) -> Optional[Path]:
+        out = ckpt.export_hf(self.root, self.model_config, folder, self._hf_tokenizer(), self.info)
+        if out is not None:
+            self.last_hf = out
+        return out
+
+    def _set_lr(self) -> float:
+        o = self.cfg.optim
+        lr = lr_at(self.step, o.lr, o.min_lr, o.warmup_steps, o.decay_steps or self.cfg.train.max_steps)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        return lr
+
+    def _grad_norm(self) -> torch.Tensor:
+        clip = self.cfg.optim.grad_clip
+        norm = torch.nn.utils.clip_grad_norm_(self.root.parameters(), clip if clip > 0 else float("inf"),
+                                              foreach=True)
+        if hasattr(norm, "full_tensor"):
+            norm = norm.full_tensor()
+        return norm
+
+    @torch.no_grad()
+    def validate(self) -> Optional[float]:
+        """Mean loss per token over the fixed held-out sequences (all processes together)."""
+        if not self.valid_sources:
+            return None
+        vs = ValidSet(self.valid_sources, self.cfg.train.valid_batches * self.cfg.train.micro_batch_size)
+        self.root.eval()
+        total = torch.zeros(2, dtype=torch.float64, device=self.device)
+        batches = list(vs.batches(self.info.rank, self.info.world_size, self.cfg.train.micro_batch_size))
+        # Under FSDP every rank must run the same number of forwards (each one all-gathers).
+        n = torch.tensor([len(batches)], device=self.device)
+        all_reduce_(n, "max")
+        for i in range(int(n.item())):
+            b = batches[i] if i < len(batches) else None
+            tokens = (b if b is not None else torch.zeros(1, self.cfg.data.seq_len + 1, dtype=torch.long)).to(self.device)
+            loss_sum = self.root(tokens, reduction="sum")
+            if b is not None:
+                total[0] += loss_sum.double()
+                total[1] += tokens[:, 1:].numel()
+        all_reduce_(total)
+        self.root.train()
+        return float(total[0] / total[1]) if total[1] > 0 else None
+
+    def _install_signals(self) -> dict:
+        previous = {}
+        if threading_main():
+            def handler(signum, frame):
+                if self.stop_requested and signum == signal.SIGINT:
+                    raise KeyboardInterrupt
+                self.stop_requested = True
+                if self.info.is_main:
+                    print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping "
+                          f"(Ctrl-C again to abort without saving)", file=sys.stderr, flush=True)
+
+            for s in (signal.SIGTERM, signal.SIGINT):
+                previous[s] = signal.signal(s, handler)
+        return previous
+
+    # --- the loop ----------------------------------------------------------------------------------------
+    def train(self) -> dict:
+        cfg, t = self.cfg, self.cfg.train
+        is_main = self.info.is_main
+        if is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.out / "config.yaml", dump_recipe(cfg, header="the resolved config of this run"))
+            atomic_write_json(self.out / "model_config.json", self.model_config.to_hf_dict())
+        barrier()
+        logger = MetricsLogger(self.out, is_main, t.max_steps, self.step, cfg.logging.tensorboard,
+                               cfg.logging.progress, cfg.logging.log_every)
+        remaining = max(t.max_steps - self.step, 0)
+        loader = TrainLoader(self.dataset, t.global_batch_size, t.micro_batch_size, self.info.rank,
+                             self.info.world_size, self.samples_consumed, remaining, cfg.data.num_workers)
+        previous = self._install_signals()
+        if is_main:
+            n = self.model_config.num_parameters()
+            what = f"resuming from {self.resumed_from} at step {self.step}" if self.resumed_from else "starting"
+            print(f"pretrain: {what}; model {self.model_config.name} {n / 1e6:.2f}M params, "
+                  f"{self.info.world_size} process(es) on {self.device.type}, {str(self.dtype).removeprefix('torch.')}"
+                  f"{', FSDP2' if self.fsdp else ''}, {loader.accum} micro-batch(es)/step, "
+                  f"{self.tokens_per_step} tokens/step", file=sys.stderr, flush=True)
+        self.root.train()
+        tok_rates: list[float] = []
+        valid_loss = last_loss = None
+        last_saved = self.step if self.resumed_from else -1
+        start_time = time.perf_counter()
+        try:
+            while self.step < t.max_steps:
+                t0 = time.perf_counter()
+                batches = loader.next_step()
+                lr = self._set_lr()
+                loss_sum = torch.zeros((), dtype=torch.float32, device=self.device)
+                for i, batch in enumerate(batches):
+                    last = i == len(batches) - 1
+                    if self.fsdp:
+                        self.root.set_requires_gradient_sync(last)
+                    batch = batch.to(self.device, non_blocking=True)
+                    ctx = self.root.no_sync() if (isinstance(self.root, torch.nn.parallel.DistributedDataParallel)
+                                                  and not last) else _null()
+                    with ctx:
+                        loss = self.root(batch)
+                        (loss / len(batches)).backward()
+                    loss_sum += loss.detach().float()
+                # One all-reduce carries the loss and the stop flag (so every rank stops at the same step).
+                packed = torch.stack([loss_sum / len(batches),
+                                      torch.tensor(float(self.stop_requested), device=self.device)])
+                all_reduce_(packed)
+                loss_v = float(packed[0]) / self.info.world_size
+                stop = bool(packed[1] > 0)
+                norm = float(self._grad_norm())
+                finite = math.isfinite(loss_v) and math.isfinite(norm)
+                if finite:
+                    self.optimizer.step()
+                    self.bad_in_a_row = 0
+                else:
+                    self.skipped_steps += 1
+                    self.bad_in_a_row += 1
+                self.optimizer.zero_grad(set_to_none=True)
+                self.step += 1
+                self.samples_consumed = loader.samples_consumed
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()
+                dt = time.perf_counter() - t0
+                tok_s = self.tokens_per_step / dt
+                if self.step > 1 or self.resumed_from:
+                    tok_rates.append(tok_s)
+                mfu = self.flops_per_token * tok_s / (self.peak * self.info.world_size)
+                rec = {"step": self.step, "loss": loss_v, "lr": lr, "grad_norm": norm, "tokens_per_s": tok_s,
+                       "mfu": mfu, "step_time_s": dt, "tokens": self.samples_consumed * self.cfg.data.seq_len}
+                if not finite:
+                    rec["skipped"] = True
+                logger.log(rec)
+                if finite:
+                    last_loss = loss_v
+                if self.bad_in_a_row >= t.max_bad_steps:
+                    raise TrainingStopped(
+                        f"{self.bad_in_a_row} consecutive steps had a non-finite loss or gradient norm (last at step "
+                        f"{self.step}); lower optim.lr, raise optim.warmup_steps or check the data; the last good "
+                        f"checkpoint is {self.last_checkpoint or 'none'}")
+                if stop:
+                    break
+                if cfg.checkpoint.save_every and self.step % cfg.checkpoint.save_every == 0 and self.step < t.max_steps:
+                    self.save()
+                    last_saved = self.step
+                    if cfg.checkpoint.export_hf == "checkpoint":
+                        self.export(self.out / "hf" / ckpt.step_name(self.step))
+                        if is_main:
+                            ckpt.prune(self.out / "hf", cfg.checkpoint.keep_last)
+                if t.valid_every and self.step % t.valid_every == 0 and self.step < t.max_steps:
+                    valid_loss = self.validate()
+                    if valid_loss is not None:
+                        logger.log({"step": self.step, "split": "valid", "loss": valid_loss}, console=True)
+            interrupted = self.step < t.max_steps
+            if last_saved != self.step:
+                self.save()
+            if not interrupted:
+                valid_loss = self.validate()
+                if valid_loss is not None:
+                    logger.log({"step": self.step, "split": "valid", "loss": valid_loss}, console=True)
+                if cfg.checkpoint.export_hf != "never":
+                    self.export(self.out / "model")
+            elif cfg.checkpoint.export_hf == "checkpoint":
+                self.export(self.out / "hf" / ckpt.step_name(self.step))
+        finally:
+            logger.close()
+            for s, h in previous.items():
+                signal.signal(s, h)
+        wall = time.perf_counter() - start_time
+        tok_rate = sorted(tok_rates)[len(tok_rates) // 2] if tok_rates else None
+        summary = {
+            "out": str(self.out), "steps": self.step, "interrupted": interrupted,
+            "final_train_loss": last_loss, "final_valid_loss": valid_loss,
+            "tokens_per_s": tok_rate,
+            "mfu": (self.flops_per_token * tok_rate / (self.peak * self.info.world_size)) if tok_rate else None,
+            "peak_flops": self.peak, "peak_flops_source": self.peak_source,
+            "skipped_steps": self.skipped_steps, "processes": self.info.world_size, "device": self.device.type,
+            "checkpoint": str(self.last_checkpoint) if self.last_checkpoint else None,
+            "hf_model": str(self.last_hf) if self.last_hf else None,
+            "metrics": str(self.out / "metrics.jsonl"), "wall_s": wall,
+            "parameters": self.model_config.num_parameters(),
+        }
+        if is_main:
+            if cfg.logging.plot:
+                png = plot_losses(self.out / "metrics.jsonl", self.out / "loss.png")
+                summary["loss_plot"] = str(png) if png else None
+            atomic_write_json(self.out / "summary.json", summary)
+            rate = f"{tok_rate:,.0f} tokens/s" if tok_rate else "n/a tokens/s"
+            mfu = f"{summary['mfu'] * 100:.1f}%" if summary["mfu"] else "n/a"
+            print(f"pretrain: {'stopped' if interrupted else 'done'} at step {self.step}/{t.max_steps}; "
+                  f"train loss {_fmt(last_loss)}, valid loss {_fmt(valid_loss)}; {rate}, MFU {mfu} "
+                  f"({self.peak_source}); {self.skipped_steps} skipped step(s); checkpoint {summary['checkpoint']}; "
+                  f"HF model {summary['hf_model']}", file=sys.stderr, flush=True)
+        return summary
+
+    def close(self) -> None:
+        destroy_distributed()
+
+
+def _fmt(x: Optional[float]) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def pretrain(config: Union[TrainConfig, str, os.PathLike, dict, None] = None, **overrides: Any) -> dict:
+    """Train per a recipe and return a summary dict.
+
+    config: a `TrainConfig`, a recipe path, a dict shaped like a recipe, or None (defaults). overrides: dotted keys
+    (`**{"train.max_steps": 10}`), `section__key=value` keywords (`train__max_steps=10`), or the shortcuts
+    out, data (a path or list), tokenizer, max_steps, save_every, resume.
+    Summary keys: steps, final_train_loss, final_valid_loss, tokens_per_s, mfu, checkpoint, hf_model, metrics,
+    interrupted, skipped_steps, out.
+    """
+    if isinstance(config, TrainConfig):
+        cfg = config
+    elif isinstance(config, dict):
+        from .config import config_from_dict
+
+        cfg = config_from_dict(config)
+    else:
+        cfg = load_recipe(config)
+    shortcuts = {"max_steps": "train.max_steps", "save_every": "checkpoint.save_every", "resume": "checkpoint.resume",
+                 "data": "data.paths", "valid_data": "data.valid_paths"}
+    dotted = {}
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        key = shortcuts.get(k, k)
+        if key == "data.paths" and isinstance(v, (str, os.PathLike)):
+            v = [str(v)]
+        if isinstance(v, (list, tuple)):
+            v = [str(x) if isinstance(x, os.PathLike) else x for x in v]
+        elif isinstance(v, os.PathLike):
+            v = str(v)
+        dotted[key] = v
+    cfg = apply_overrides(cfg, dotted)
+    trainer = Trainer(cfg)
+    try:
+        return trainer.train()
+    finally:
+        trainer.close()
