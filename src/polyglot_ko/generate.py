@@ -155,6 +155,9 @@ class Sequence:
         self._max_stop = max((len(s) for s in params.stop), default=0)
         self.created = time.perf_counter()
         self.first_token_time: Optional[float] = None
+        self.want_prompt_logprobs = False
+        """Also score the prompt (echo + logprobs): `prompt_logprobs[k]` = log p(prompt[k+1] | prompt[:k+1])."""
+        self.prompt_logprobs: Optional[list[float]] = None
 
     @property
     def finished(self) -> bool:
@@ -327,7 +330,14 @@ class DecodeEngine:
         # Reserve the whole run up front when nothing else is running, so no cache copy ever follows.
         capacity = P + max(s.remaining for s in new) if not self.active else P
         cache = self.model.allocate_cache(B, capacity)
-        out = self.model(ids, attention_mask=mask if padded else None, past_key_values=cache, num_logits_to_keep=1)
+        scored = [i for i, s in enumerate(new) if s.want_prompt_logprobs]
+        out = self.model(ids, attention_mask=mask if padded else None, past_key_values=cache,
+                         num_logits_to_keep=0 if scored else 1)
+        for i in scored:
+            s, n = new[i], len(new[i].prompt_ids)
+            logp = torch.log_softmax(out.logits[i, P - n:P - 1, :self.vocab_size].float(), -1)
+            targets = torch.tensor(s.prompt_ids[1:], device=self.device)
+            s.prompt_logprobs = logp.gather(1, targets[:, None])[:, 0].tolist()
         logits = out.logits[:, -1, :self.vocab_size].float()
         pos = mask.sum(1)
         full_mask = torch.zeros((B, capacity), dtype=torch.long, device=self.device)

@@ -1,0 +1,299 @@
+"""The OpenAI-compatible server, on a real uvicorn bound to 127.0.0.1 (a free port), with the official `openai`
+client and raw HTTP: every endpoint, streaming, errors, API keys, concurrency and client disconnects."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import torch
+
+httpx = pytest.importorskip("httpx")
+openai = pytest.importorskip("openai")
+uvicorn = pytest.importorskip("uvicorn")
+
+from polyglot_ko.generate import load_generator  # noqa: E402
+from polyglot_ko.serve import ServerLimits, create_app, format_chat  # noqa: E402
+
+KEY = "test-key-123"
+PROMPTS = ["안녕하세요, 오늘은", "한국어 언어 모델은", "서울특별시 종로구", "가나다라", "옛날 옛적에 호랑이가",
+           "인공지능", "부산", "대한민국의 수도는"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerThread:
+    """A real uvicorn server in a background thread of this process (so tests can read its worker's stats)."""
+
+    def __init__(self, app):
+        self.port = free_port()
+        self.app = app
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    timeout_graceful_shutdown=5))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.thread.start()
+        for _ in range(200):
+            if self.server.started:
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def gen(tiny_model_dir):
+    return load_generator(tiny_model_dir, max_batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def server(gen):
+    app = create_app(gen, model_name="tiny", api_key=KEY,
+                     limits=ServerLimits(max_prompt_tokens=64, max_tokens=400, max_queue=24))
+    with ServerThread(app) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0, timeout=60)
+
+
+def auth():
+    return {"Authorization": f"Bearer {KEY}"}
+
+
+def stats(server):
+    return httpx.get(server.url + "/health", timeout=10).json()
+
+
+def test_models_and_health(server, client):
+    assert [m.id for m in client.models.list().data] == ["tiny"]
+    r = httpx.get(server.url + "/v1/models", headers=auth(), timeout=10)
+    assert r.status_code == 200 and r.json()["data"][0]["id"] == "tiny"
+    h = stats(server)
+    assert h["status"] == "ok" and h["model"] == "tiny"
+
+
+def test_completion_matches_the_python_api(server, client, gen):
+    expected = gen.generate(PROMPTS[0], max_new_tokens=12)
+    r = client.completions.create(model="tiny", prompt=PROMPTS[0], max_tokens=12, temperature=0)
+    assert r.choices[0].text == expected.text and r.choices[0].finish_reason == "length"
+    assert r.usage.prompt_tokens == len(expected.prompt_token_ids) and r.usage.completion_tokens == 12
+    raw = httpx.post(server.url + "/v1/completions", headers=auth(), timeout=30,
+                     json={"model": "tiny", "prompt": PROMPTS[0], "max_tokens": 12, "temperature": 0})
+    assert raw.status_code == 200 and raw.json()["choices"][0]["text"] == expected.text
+    # Token-id prompts and stop strings.
+    stop = expected.text[3:5]
+    r = client.completions.create(model="tiny", prompt=expected.prompt_token_ids, max_tokens=12, temperature=0,
+                                  stop=[stop])
+    assert r.choices[0].text == expected.text[:expected.text.index(stop)] and r.choices[0].finish_reason == "stop"
+
+
+def test_streaming_completion(client, gen):
+    expected = gen.generate(PROMPTS[1], max_new_tokens=20, temperature=0.9, seed=11)
+    chunks, finish = [], None
+    for event in client.completions.create(model="tiny", prompt=PROMPTS[1], max_tokens=20, temperature=0.9,
+                                           seed=11, stream=True):
+        chunks.append(event.choices[0].text)
+        finish = event.choices[0].finish_reason or finish
+    assert "".join(chunks) == expected.text and finish == "length"
+    assert len([c for c in chunks if c]) > 1
+
+
+def test_batch_prompts_n_seed_echo_logprobs(client, gen):
+    r = client.completions.create(model="tiny", prompt=PROMPTS[:2], max_tokens=6, n=3, temperature=1.0, seed=5)
+    assert sorted(c.index for c in r.choices) == list(range(6))
+    by_index = {c.index: c.text for c in r.choices}
+    for i, p in enumerate(PROMPTS[:2]):
+        for j in range(3):
+            assert by_index[i * 3 + j] == gen.generate(p, max_new_tokens=6, temperature=1.0, seed=5 + j).text
+    r = client.completions.create(model="tiny", prompt=PROMPTS[2], max_tokens=4, temperature=0, echo=True,
+                                  logprobs=2)
+    choice = r.choices[0]
+    assert choice.text.startswith(PROMPTS[2])
+    n_prompt = r.usage.prompt_tokens
+    lp = choice.logprobs
+    assert len(lp.tokens) == n_prompt + 4 and lp.token_logprobs[0] is None
+    assert all(x <= 0 for x in lp.token_logprobs[1:]) and len(lp.top_logprobs[-1]) == 2
+    # The greedy token is the most likely one.
+    assert lp.token_logprobs[-1] == pytest.approx(max(lp.top_logprobs[-1].values()), abs=1e-5)
+
+
+def test_chat_completions(client, gen):
+    messages = [{"role": "system", "content": "당신은 친절한 도우미입니다."},
+                {"role": "user", "content": "안녕하세요?"}]
+    prompt = format_chat(messages)
+    assert prompt.endswith("### 질문: 안녕하세요?\n\n### 답변:")
+    r = client.chat.completions.create(model="tiny", messages=messages, max_tokens=10, temperature=0)
+    expected = gen.generate(prompt, max_new_tokens=10, stop=["### 질문:"])
+    assert r.choices[0].message.role == "assistant"
+    assert r.choices[0].message.content == expected.text.strip()
+    assert r.usage.prompt_tokens == len(gen.encode_prompt(prompt))
+    parts = [c.choices[0].delta.content or "" for c in client.chat.completions.create(
+        model="tiny", messages=messages, max_tokens=10, temperature=0, stream=True) if c.choices]
+    assert "".join(parts) == expected.text.lstrip()
+    r = client.chat.completions.create(model="tiny", messages=messages, max_tokens=3, temperature=0,
+                                       logprobs=True, top_logprobs=2)
+    assert len(r.choices[0].logprobs.content) == 3
+
+
+@pytest.mark.parametrize("body, status, param", [
+    (b"{not json", 400, None),
+    (b"[1, 2]", 400, None),
+    (json.dumps({"prompt": "가", "max_tokens": "5"}).encode(), 422, "max_tokens"),
+    (json.dumps({"prompt": 5}).encode(), 422, "prompt"),
+    (json.dumps({"max_tokens": 5}).encode(), 422, "prompt"),
+    (json.dumps({"prompt": "가", "temperature": -1.0}).encode(), 400, "temperature"),
+    (json.dumps({"prompt": "가", "top_p": 0.0}).encode(), 400, "top_p"),
+    (json.dumps({"prompt": "가", "max_tokens": 100000}).encode(), 400, "max_tokens"),
+    (json.dumps({"prompt": "가", "n": 0}).encode(), 400, "n"),
+    (json.dumps({"prompt": "가 " * 300}).encode(), 413, "prompt"),
+    (json.dumps({"prompt": [0, 99999]}).encode(), 400, "prompt"),
+    (json.dumps({"prompt": "가", "model": "gpt-4"}).encode(), 404, "model"),
+])
+def test_bad_requests_get_openai_errors(server, body, status, param):
+    r = httpx.post(server.url + "/v1/completions", content=body, timeout=10,
+                   headers={**auth(), "Content-Type": "application/json"})
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["message"] and err["type"]
+    if param:
+        assert err["param"] == param or err["param"].startswith(param)
+
+
+def test_auth_routes_and_limits(server, client):
+    bad = openai.OpenAI(base_url=server.url + "/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.completions.create(model="tiny", prompt="가", max_tokens=2)
+    r = httpx.post(server.url + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "가"}]})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+    r = httpx.get(server.url + "/v1/nothing", headers=auth())
+    assert r.status_code == 404 and "error" in r.json()
+    r = httpx.post(server.url + "/v1/completions", headers=auth(), content=b"x" * (1 << 20 + 1))
+    assert r.status_code == 413
+    # More sequences than the queue holds (n is per prompt: 8 prompts x 4 = 32 > 24).
+    with pytest.raises(openai.RateLimitError):
+        client.completions.create(model="tiny", prompt=PROMPTS, n=4, max_tokens=2)
+    r = httpx.post(server.url + "/v1/chat/completions", headers=auth(), json={"messages": []})
+    assert r.status_code == 422
+    r = httpx.post(server.url + "/v1/chat/completions", headers=auth(),
+                   json={"messages": [{"role": "robot", "content": "가"}]})
+    assert r.status_code == 422 and r.json()["error"]["param"].startswith("messages")
+    # The server survived all of it.
+    assert client.completions.create(model="tiny", prompt="가", max_tokens=2).choices[0].finish_reason
+
+
+def test_shutting_down_answers_503(server):
+    worker = server.app.state.worker
+    worker.accepting = False
+    try:
+        r = httpx.post(server.url + "/v1/completions", headers=auth(), json={"prompt": "가", "max_tokens": 2})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "shutting_down"
+    finally:
+        worker.accepting = True
+
+
+def test_many_concurrent_clients_are_batched_and_not_mixed_up(server, gen):
+    jobs = [(PROMPTS[i % len(PROMPTS)], 8 + (i % 5) * 4, i) for i in range(16)]
+    expected = {i: gen.generate(p, max_new_tokens=n, temperature=0.8, seed=i).text for p, n, i in jobs}
+    peak_before = stats(server)["peak_batch"]
+    server.app.state.worker.peak_batch = 0
+
+    def call(job):
+        p, n, i = job
+        c = openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0, timeout=120)
+        if i % 2:
+            text = "".join(e.choices[0].text for e in c.completions.create(
+                model="tiny", prompt=p, max_tokens=n, temperature=0.8, seed=i, stream=True))
+        else:
+            text = c.completions.create(model="tiny", prompt=p, max_tokens=n, temperature=0.8, seed=i).choices[0].text
+        return i, text
+
+    with ThreadPoolExecutor(16) as pool:
+        results = dict(pool.map(call, jobs))
+    assert results == expected
+    assert stats(server)["peak_batch"] > 1, "concurrent requests were decoded together"
+    assert peak_before >= 0
+
+
+def test_client_disconnect_frees_its_slot(server):
+    before = stats(server)["tokens_generated"]
+    with httpx.Client(timeout=30) as c:
+        with c.stream("POST", server.url + "/v1/completions", headers=auth(),
+                      json={"prompt": "가", "max_tokens": 400, "stream": True, "stop_token_ids": []}) as r:
+            lines = 0
+            for line in r.iter_lines():
+                lines += line.startswith("data:")
+                if lines >= 3:
+                    break
+    for _ in range(200):
+        s = stats(server)
+        if s["in_system"] == 0 and s["running"] == 0:
+            break
+        time.sleep(0.05)
+    assert s["in_system"] == 0 and s["running"] == 0
+    assert s["tokens_generated"] - before < 400, "the abandoned request stopped early"
+
+
+@pytest.mark.slow
+def test_cli_serve_graceful_shutdown(tiny_model_dir):
+    """`polyglot-ko serve` as users run it; Ctrl-C lets an in-flight streaming request finish."""
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "polyglot_ko.cli", "serve", "--model", str(tiny_model_dir),
+                             "--port", str(port), "--threads", "1", "--log-level", "warning"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        c = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0, timeout=60)
+        chunks, finish = [], None
+        stream = c.completions.create(model=tiny_model_dir.name, prompt="안녕", max_tokens=120, stream=True,
+                                      extra_body={"stop_token_ids": []})
+        for i, e in enumerate(stream):
+            if i == 2:
+                proc.send_signal(signal.SIGINT)
+            chunks.append(e.choices[0].text)
+            finish = e.choices[0].finish_reason or finish
+        assert finish == "length"
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = proc.stdout.read().decode()
+    assert "serving" in out and "127.0.0.1" in out
