@@ -1,0 +1,99 @@
+"""Document quality filters: MassiveText (Gopher) rules with the Polyglot-Ko team's thresholds as defaults,
+plus the team's Korean character ratio.
+
+`QualityConfig` holds the thresholds (every one configurable, `None` turns a rule off); `check_quality(text,
+config)` returns the reason a document is dropped, or None to keep it. Reasons are the keys of prepare's
+`dropped` stats: too_short, too_long_doc, mean_word_length, symbol_ratio, bullet_lines, ellipsis_lines,
+alphabetic_words, korean_ratio.
+
+The alphabetic-word rule (Gopher: 80 % of words contain an alphabetic character) is read with Unicode's
+meaning of "alphabetic" (`str.isalpha`, true for Hangul and Hanja), not ASCII letters: with [A-Za-z] every
+Korean document would fail it. So it still removes what it was meant to remove (number tables, symbol
+dumps, lists of codes) and keeps ordinary Korean prose. Word = a whitespace-separated token (eojeol).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+QUALITY_REASONS = ("too_short", "too_long_doc", "mean_word_length", "symbol_ratio", "bullet_lines",
+                   "ellipsis_lines", "alphabetic_words", "korean_ratio")
+
+
+@dataclass
+class QualityConfig:
+    """Thresholds of the quality filters (team defaults, ground-truth §3). None disables a rule."""
+
+    min_chars: int | None = 50
+    """Drop documents shorter than this many characters (after normalisation)."""
+    max_chars: int | None = 100_000
+    """Drop documents longer than this many characters."""
+    min_mean_word_length: float | None = 3.0
+    """Drop documents whose mean word (eojeol) length, punctuation stripped, is below this."""
+    max_mean_word_length: float | None = 10.0
+    """Drop documents whose mean word length is above this."""
+    max_symbol_word_ratio: float | None = 0.1
+    """Drop documents with more than this many '#' and ellipsis ('...', '…') per word."""
+    max_bullet_lines: float | None = 0.9
+    """Drop documents where more than this fraction of lines start with a bullet (•, ·, -, *, ▶, ...)."""
+    max_ellipsis_lines: float | None = 0.3
+    """Drop documents where more than this fraction of lines end with an ellipsis ('...', '…')."""
+    min_alphabetic_words: float | None = 0.8
+    """Keep only documents where at least this fraction of words contain a letter (Unicode: Hangul counts)."""
+    min_korean_ratio: float | None = 0.25
+    """Drop documents where Hangul is less than this fraction of non-space characters."""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+_BULLET = re.compile(r"^\s*[•·∙◦●○■□▪▫◆◇▶▷►‣⁃\-*+]")
+_ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)\s*$")
+_ELLIPSIS = re.compile(r"\.\.\.|…")
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e\u1100-\u11ff]")
+_NON_SPACE = re.compile(r"\S")
+_STRIP = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~“”‘’「」『』《》〈〉【】…·ㆍ"
+
+
+def check_quality(text: str, config: QualityConfig | None = None) -> str | None:
+    """The first rule `text` fails (a reason from QUALITY_REASONS), or None when it passes all of them."""
+    c = config or QualityConfig()
+    n = len(text)
+    if c.min_chars is not None and n < c.min_chars:
+        return "too_short"
+    if c.max_chars is not None and n > c.max_chars:
+        return "too_long_doc"
+    words = text.split()
+    if not words:
+        return "too_short"
+    if c.min_mean_word_length is not None or c.max_mean_word_length is not None:
+        lengths = [len(w.strip(_STRIP)) for w in words]
+        lengths = [x for x in lengths if x] or [0]
+        mean = sum(lengths) / len(lengths)
+        if c.min_mean_word_length is not None and mean < c.min_mean_word_length:
+            return "mean_word_length"
+        if c.max_mean_word_length is not None and mean > c.max_mean_word_length:
+            return "mean_word_length"
+    if c.max_symbol_word_ratio is not None:
+        symbols = text.count("#") + len(_ELLIPSIS.findall(text))
+        if symbols / len(words) > c.max_symbol_word_ratio:
+            return "symbol_ratio"
+    if c.max_bullet_lines is not None or c.max_ellipsis_lines is not None:
+        lines = [line for line in text.split("\n") if line.strip()]
+        if lines:
+            if c.max_bullet_lines is not None and \
+                    sum(1 for line in lines if _BULLET.match(line)) / len(lines) > c.max_bullet_lines:
+                return "bullet_lines"
+            if c.max_ellipsis_lines is not None and \
+                    sum(1 for line in lines if _ELLIPSIS_END.search(line)) / len(lines) > c.max_ellipsis_lines:
+                return "ellipsis_lines"
+    if c.min_alphabetic_words is not None:
+        alpha = sum(1 for w in words if any(ch.isalpha() for ch in w))
+        if alpha / len(words) < c.min_alphabetic_words:
+            return "alphabetic_words"
+    if c.min_korean_ratio is not None:
+        non_space = len(_NON_SPACE.findall(text))
+        if non_space and len(_HANGUL.findall(text)) / non_space < c.min_korean_ratio:
+            return "korean_ratio"
+    return None
