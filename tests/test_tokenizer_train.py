@@ -88,10 +88,11 @@ def test_trained_tokenizer_round_trips_held_out_text(mbbpe, plain, corpus_dir):
             assert max(ids) < tok.vocab_size
 
 
-def test_morpheme_marks_follow_the_analyzer():
+@pytest.mark.parametrize("analysis", ["sentence", "word"])
+def test_morpheme_marks_follow_the_analyzer(analysis):
     # Hand-checked segmentations (noun + particle, noun + derivational suffix + ending, a contraction that
     # cannot be cut inside its syllable: 했 = 하 + 었).
-    marked = list(mark_morphemes(["학교에서 공부했다", "운동이 필요합니다.", "abc 123"]))
+    marked = list(mark_morphemes(["학교에서 공부했다", "운동이 필요합니다.", "abc 123"], analysis=analysis))
     assert marked == ["학교ೱ에서 공부ೱ했ೱ다", "운동ೱ이 필요ೱ합니다ೱ.", "abc 123"]
     assert [m.replace(MORPHEME_BOUNDARY, "") for m in marked] == ["학교에서 공부했다", "운동이 필요합니다.", "abc 123"]
 
@@ -107,24 +108,36 @@ def test_boundaries_skip_overlaps_and_whitespace():
     assert insert_marks("가나다", [1, 2]) == "가ೱ나ೱ다"
 
 
-def _morpheme_pieces(tok, texts: list[str]) -> str:
+def _morpheme_pieces(tok, texts: list[str], analysis: str = "sentence") -> str:
     """Every pre-token of the morpheme-marked texts, byte-level encoded, joined by spaces (never in a token)."""
     pre = tok.backend.pre_tokenizer
-    return " ".join(piece for t in mark_morphemes(texts) for piece, _ in pre.pre_tokenize_str(t))
+    return " ".join(piece for t in mark_morphemes(texts, analysis=analysis) for piece, _ in pre.pre_tokenize_str(t))
+
+
+def _crossing(tok, pieces: str) -> list[str]:
+    vocab = tok.backend.get_vocab(with_added_tokens=False)
+    # A learned token must lie inside one morpheme piece of the training text.
+    return [t for t, i in vocab.items() if 260 <= i and t not in pieces]
 
 
 def test_merges_never_cross_a_morpheme_boundary(mbbpe, plain, train_texts):
     pieces = _morpheme_pieces(mbbpe[0], train_texts)
 
-    def crossing(tok) -> list[str]:
-        vocab = tok.backend.get_vocab(with_added_tokens=False)
-        # A learned token must lie inside one morpheme piece of the training text.
-        return [t for t, i in vocab.items() if 260 <= i and t not in pieces]
-
-    assert crossing(mbbpe[0]) == []
+    assert _crossing(mbbpe[0], pieces) == []
     # Without the marks BPE does learn tokens spanning morphemes (e.g. noun + particle): the check can fail.
-    crossed = crossing(plain[0])
+    crossed = _crossing(plain[0], pieces)
     assert len(crossed) >= 20, crossed
+
+
+def test_word_analysis_mode_also_keeps_merges_inside_morphemes(tmp_path, train_texts, mbbpe):
+    tok = train_tokenizer(train_texts, tmp_path / "w", vocab_size=1500, analysis="word", show_progress=False)
+    assert _crossing(tok, _morpheme_pieces(tok, train_texts, analysis="word")) == []
+    info = json.loads((tmp_path / "w" / "tokenizer_training.json").read_text(encoding="utf-8"))
+    assert info["analysis"] == "word"
+    # Nearly the same vocabulary as with whole-text analysis.
+    a = set(tok.backend.get_vocab(with_added_tokens=False))
+    b = set(mbbpe[0].backend.get_vocab(with_added_tokens=False))
+    assert len(a & b) / len(a | b) > 0.8
 
 
 def test_small_corpus_gives_fewer_merges_and_pii_ids_follow(tmp_path, train_texts):

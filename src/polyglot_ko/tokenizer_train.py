@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 import json
 import os
 import time
@@ -103,16 +104,50 @@ def make_analyzer(num_workers: int | None = None):
     return Kiwi(num_workers=num_workers or os.cpu_count() or 1)
 
 
-def mark_morphemes(texts: Iterable[str], analyzer=None) -> Iterator[str]:
-    """Yield `texts` (long ones cut into pieces at line ends) with morpheme boundaries marked by U+0CF1.
+ANALYSIS_MODES = ("sentence", "word")
+_WORD = re.compile(r"\S+")
 
-    Texts are streamed through the analyzer's worker threads (`echo=True` pairs each result with its text), so
-    all cores analyze while the caller consumes.
+
+def mark_morphemes(texts: Iterable[str], analyzer=None, analysis: str = "sentence",
+                   word_batch: int = 2000, cache_size: int = 2_000_000) -> Iterator[str]:
+    """Yield `texts` with morpheme boundaries marked by U+0CF1.
+
+    analysis="sentence": the analyzer reads whole texts (long ones cut into pieces at line ends, which are
+        yielded as separate items), so ambiguous words are segmented in context. Texts stream through the
+        analyzer's worker threads (`echo=True` pairs each result with its text) while the caller consumes.
+    analysis="word": every distinct whitespace-separated word is analyzed once, alone, and its marking cached;
+        texts are processed `word_batch` at a time so that each batch's new words go through the worker threads
+        together. Several times faster on large corpora (word frequencies are Zipfian); on the shared corpus
+        about 96 % of words get the same marks as in context.
     """
+    if analysis not in ANALYSIS_MODES:
+        raise UserError(f"analysis {analysis!r}: unknown; use one of {', '.join(ANALYSIS_MODES)}")
     kiwi = analyzer or make_analyzer()
-    pieces = (chunk for text in texts for chunk in _chunks(text))
-    for tokens, text in kiwi.tokenize(pieces, echo=True):
-        yield insert_marks(text, morpheme_boundaries(text, tokens))
+    if analysis == "sentence":
+        pieces = (chunk for text in texts for chunk in _chunks(text))
+        for tokens, text in kiwi.tokenize(pieces, echo=True):
+            yield insert_marks(text, morpheme_boundaries(text, tokens))
+        return
+    cache: dict[str, str] = {}
+    batch: list[str] = []
+
+    def flush() -> Iterator[str]:
+        new = {w for t in batch for w in _WORD.findall(t) if w not in cache}
+        if len(cache) + len(new) > cache_size:
+            cache.clear()  # bounded memory on huge corpora; the frequent words come back within a batch
+        for tokens, word in kiwi.tokenize(iter(sorted(new)), echo=True):
+            cache[word] = insert_marks(word, morpheme_boundaries(word, tokens))
+        sub = lambda m: cache[m.group()]  # noqa: E731
+        for t in batch:
+            yield _WORD.sub(sub, t)
+        batch.clear()
+
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= word_batch:
+            yield from flush()
+    if batch:
+        yield from flush()
 
 
 # --- inputs --------------------------------------------------------------------------------------------
@@ -191,7 +226,7 @@ def build_empty_tokenizer():
 
 def train_tokenizer(inputs, out: str | os.PathLike, vocab_size: int = 30000, morpheme_aware: bool = True,
                     min_frequency: int = 2, text_field: str = "text", max_chars: int | None = None,
-                    show_progress: bool = True) -> PolyglotTokenizer:
+                    show_progress: bool = True, analysis: str = "sentence") -> PolyglotTokenizer:
     """Train a byte-level BPE like Polyglot-Ko's on `inputs` and save it as a tokenizer folder at `out`.
 
     inputs: a path/glob/folder or a list of them (.txt, .jsonl, .jsonl.gz, .jsonl.zst, .parquet; read with
@@ -205,6 +240,8 @@ def train_tokenizer(inputs, out: str | os.PathLike, vocab_size: int = 30000, mor
     morpheme_aware: mark kiwipiepy morpheme boundaries during training so no merge crosses one.
     min_frequency: a pair seen fewer times is never merged.
     max_chars: stop reading after this many characters.
+    analysis: "sentence" (the analyzer sees whole texts) or "word" (each distinct word analyzed once: several
+        times faster on large corpora, nearly the same marks; see `mark_morphemes`).
     """
     from tokenizers import AddedToken, pre_tokenizers, trainers
 
@@ -214,6 +251,8 @@ def train_tokenizer(inputs, out: str | os.PathLike, vocab_size: int = 30000, mor
     if vocab_size < MIN_VOCAB_SIZE + 1:
         raise UserError(f"vocab_size {vocab_size}: must be at least {MIN_VOCAB_SIZE + 1} (4 special tokens + 256 "
                         f"bytes + at least one merge); Polyglot-Ko uses 30000")
+    if analysis not in ANALYSIS_MODES:
+        raise UserError(f"analysis {analysis!r}: unknown; use one of {', '.join(ANALYSIS_MODES)}")
     if min_frequency < 1:
         raise UserError(f"min_frequency {min_frequency}: must be >= 1")
     if max_chars is not None and max_chars <= 0:
@@ -235,7 +274,7 @@ def train_tokenizer(inputs, out: str | os.PathLike, vocab_size: int = 30000, mor
                    else "reading", dynamic_ncols=True)
     texts = _limit(source, max_chars, counter, bar)
     if morpheme_aware:
-        texts = mark_morphemes(texts, analyzer)
+        texts = mark_morphemes(texts, analyzer, analysis=analysis)
 
     tok = build_empty_tokenizer()
     trainer = trainers.BpeTrainer(
@@ -264,6 +303,7 @@ def train_tokenizer(inputs, out: str | os.PathLike, vocab_size: int = 30000, mor
         "read_problems": dict(stats.problems),
         "morpheme_aware": morpheme_aware,
         "analyzer": _analyzer_version() if morpheme_aware else None,
+        "analysis": analysis if morpheme_aware else None,
         "vocab_size_requested": vocab_size,
         "bpe_vocab_size": bpe_size,
         "merges": merges,
@@ -310,6 +350,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 30000 -> 30003 ids, as released)")
     parser.add_argument("--no-morpheme", action="store_true",
                         help="do not mark morpheme boundaries (plain byte-level BPE; much faster to train)")
+    parser.add_argument("--analysis", choices=ANALYSIS_MODES, default="sentence",
+                        help="morpheme analysis of whole texts (default) or of each distinct word once (several "
+                             "times faster on large corpora, ~96%% of words marked the same)")
     parser.add_argument("--text-field", default="text", help="JSON key / parquet column holding the text")
     parser.add_argument("--min-frequency", type=int, default=2, help="minimum count of a pair to be merged")
     parser.add_argument("--max-chars", type=int, default=None, help="read at most this many characters")
@@ -319,5 +362,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     train_tokenizer(args.input, args.out, vocab_size=args.vocab_size, morpheme_aware=not args.no_morpheme,
                     min_frequency=args.min_frequency, text_field=args.text_field, max_chars=args.max_chars,
-                    show_progress=not args.quiet)
+                    show_progress=not args.quiet, analysis=args.analysis)
     return 0
