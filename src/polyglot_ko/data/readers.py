@@ -311,7 +311,7 @@ class _Reader:
                     continue
                 if mode == "line":
                     s = s.rstrip("\r\n")
-                elif mode == "block":
+                else:  # block or whole file: the surrounding newlines are layout, not text
                     s = s.strip("\r\n")
                 doc = self.document(s, src, lineno, None)
                 if doc is not None:
