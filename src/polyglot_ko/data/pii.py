@@ -61,6 +61,9 @@ _HAS_DIGIT = re.compile(r"[0-9]")
 # The candidate: optional international prefix, optional "(", then digit groups joined by separators.
 # A separator is ")" (after an area code), "-" or "." with optional spaces around, or one space.
 _CAND = re.compile(
+    # The leading lookahead lets the engine reject a position with one class test before the lookbehinds
+    # (10x faster on Korean prose, where almost no position starts a number).
+    r"(?=[0-9+(])"
     r"(?<![0-9A-Za-z/=?&#%_])(?<![0-9A-Za-z][-.])(?<![0-9A-Za-z] [-.])(?<![0-9A-Za-z][-.] )"
     r"(?<![0-9A-Za-z] [-.] )"
     r"(?P<intl>(?:\+|00)[ ]?82[ ]?(?:[-.][ ]?)?(?:\(0\)[ ]?)?)?"
@@ -290,7 +293,7 @@ class PIIMasker:
                     i += 1
                     while i < n and kinds[i - 1] != " ":
                         i += 1
-        if self.enabled["rrn"]:
+        if self.enabled["rrn"] and ("*" in view or "x" in view or "X" in view or "●" in view or "○" in view):
             taken = [(p.start, p.end) for p in out]
             added = False
             for m in _RRN_PARTIAL.finditer(view):
