@@ -58,3 +58,11 @@ def second_data_dir(tmp_path_factory, corpus_dir, reference_tokenizer) -> Path:
     """Another source (law texts) for mixture tests."""
     texts = _corpus_texts(corpus_dir, "konlpy-law.jsonl.gz", 200)
     return make_prepared(tmp_path_factory.mktemp("prepared2") / "data", reference_tokenizer, texts)
+
+
+@pytest.fixture(scope="session")
+def other_tokenizer_data(tmp_path_factory, corpus_dir, reference_tokenizer) -> Path:
+    """Data whose manifest names another tokenizer (a different fingerprint)."""
+    texts = _corpus_texts(corpus_dir, "korsts.jsonl.gz", 200)
+    info = {"fingerprint": "0" * 64, "vocab_size": 30003, "endoftext_id": 2}
+    return make_prepared(tmp_path_factory.mktemp("other") / "data", reference_tokenizer, texts, tokenizer_info=info)

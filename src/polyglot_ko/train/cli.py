@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from .loop import pretrain
 
     summary = pretrain(cfg)
-    if summary.get("interrupted"):
+    if summary.get("interrupted") or int(os.environ.get("RANK", "0")) != 0:
         return 0
     print(json.dumps({k: summary[k] for k in ("steps", "final_train_loss", "final_valid_loss", "tokens_per_s",
                                               "checkpoint", "hf_model")}, ensure_ascii=False))

@@ -270,12 +270,12 @@ class Trainer:
             atomic_write_text(self.out / "config.yaml", dump_recipe(cfg, header="the resolved config of this run"))
             atomic_write_json(self.out / "model_config.json", self.model_config.to_hf_dict())
         barrier()
+        previous = self._install_signals()
         logger = MetricsLogger(self.out, is_main, t.max_steps, self.step, cfg.logging.tensorboard,
                                cfg.logging.progress, cfg.logging.log_every)
         remaining = max(t.max_steps - self.step, 0)
         loader = TrainLoader(self.dataset, t.global_batch_size, t.micro_batch_size, self.info.rank,
                              self.info.world_size, self.samples_consumed, remaining, cfg.data.num_workers)
-        previous = self._install_signals()
         if is_main:
             n = self.model_config.num_parameters()
             what = f"resuming from {self.resumed_from} at step {self.step}" if self.resumed_from else "starting"
@@ -418,15 +418,8 @@ def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def pretrain(config: Union[TrainConfig, str, os.PathLike, dict, None] = None, **overrides: Any) -> dict:
-    """Train per a recipe and return a summary dict.
-
-    config: a `TrainConfig`, a recipe path, a dict shaped like a recipe, or None (defaults). overrides: dotted keys
-    (`**{"train.max_steps": 10}`), `section__key=value` keywords (`train__max_steps=10`), or the shortcuts
-    out, data (a path or list), tokenizer, max_steps, save_every, resume.
-    Summary keys: steps, final_train_loss, final_valid_loss, tokens_per_s, mfu, checkpoint, hf_model, metrics,
-    interrupted, skipped_steps, out.
-    """
+def resolve_config(config: Union[TrainConfig, str, os.PathLike, dict, None] = None, **overrides: Any) -> TrainConfig:
+    """A `TrainConfig` from a recipe (object, path, dict or None) and overrides; see `pretrain`."""
     if isinstance(config, TrainConfig):
         cfg = config
     elif isinstance(config, dict):
@@ -442,15 +435,26 @@ def pretrain(config: Union[TrainConfig, str, os.PathLike, dict, None] = None, **
         if v is None:
             continue
         key = shortcuts.get(k, k)
-        if key == "data.paths" and isinstance(v, (str, os.PathLike)):
+        if key in ("data.paths", "data.valid_paths") and isinstance(v, (str, os.PathLike)):
             v = [str(v)]
         if isinstance(v, (list, tuple)):
             v = [str(x) if isinstance(x, os.PathLike) else x for x in v]
         elif isinstance(v, os.PathLike):
             v = str(v)
         dotted[key] = v
-    cfg = apply_overrides(cfg, dotted)
-    trainer = Trainer(cfg)
+    return apply_overrides(cfg, dotted)
+
+
+def pretrain(config: Union[TrainConfig, str, os.PathLike, dict, None] = None, **overrides: Any) -> dict:
+    """Train per a recipe and return a summary dict.
+
+    config: a `TrainConfig`, a recipe path, a dict shaped like a recipe, or None (defaults). overrides: dotted keys
+    (`**{"train.max_steps": 10}`), `section__key=value` keywords (`train__max_steps=10`), or the shortcuts
+    out, data (a path or list), valid_data, tokenizer, max_steps, save_every, resume.
+    Summary keys: steps, final_train_loss, final_valid_loss, tokens_per_s, mfu, checkpoint, hf_model, metrics,
+    loss_plot, interrupted, skipped_steps, out.
+    """
+    trainer = Trainer(resolve_config(config, **overrides))
     try:
         return trainer.train()
     finally:

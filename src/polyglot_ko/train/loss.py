@@ -22,7 +22,9 @@ DEFAULT_CHUNK = 1024
 
 
 def _chunk_logits(h: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    return (h @ weight.t()).float()
+    logits = h @ weight.t()
+    # bf16/fp16 logits are upcast for the softmax; float64 (tests) stays float64.
+    return logits.to(torch.promote_types(logits.dtype, torch.float32))
 
 
 class _FusedLinearCE(torch.autograd.Function):
@@ -30,8 +32,8 @@ class _FusedLinearCE(torch.autograd.Function):
     def forward(ctx, h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int):
         n = h.shape[0]
         grad_h = torch.empty_like(h)
-        grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
-        total = torch.zeros((), dtype=torch.float32, device=h.device)
+        grad_w = torch.zeros(weight.shape, dtype=torch.promote_types(weight.dtype, torch.float32), device=weight.device)
+        total = torch.zeros((), dtype=torch.promote_types(h.dtype, torch.float32), device=h.device)
         rows = torch.arange(min(chunk, n), device=h.device)
         for s in range(0, n, chunk):
             hc, tc = h[s:s + chunk], targets[s:s + chunk]
@@ -45,7 +47,7 @@ class _FusedLinearCE(torch.autograd.Function):
             probs.mul_(1.0 / n)
             g = probs.to(h.dtype)
             grad_h[s:s + chunk] = g @ weight
-            if weight.dtype == torch.float32:
+            if weight.dtype == grad_w.dtype:
                 grad_w.addmm_(g.t(), hc)
             else:
                 grad_w += (g.t() @ hc).float()
@@ -70,7 +72,7 @@ def linear_cross_entropy(h: torch.Tensor, weight: torch.Tensor, targets: torch.T
     if torch.is_grad_enabled() and (h.requires_grad or weight.requires_grad):
         loss = _FusedLinearCE.apply(h, weight, targets, chunk)
         return loss * h.shape[0] if reduction == "sum" else loss
-    total = torch.zeros((), dtype=torch.float32, device=h.device)
+    total = torch.zeros((), dtype=torch.promote_types(h.dtype, torch.float32), device=h.device)
     for s in range(0, h.shape[0], chunk):
         total += F.cross_entropy(_chunk_logits(h[s:s + chunk], weight), targets[s:s + chunk], reduction="sum")
     return total if reduction == "sum" else total / h.shape[0]

@@ -27,7 +27,7 @@ PEAK_FLOPS_BF16 = [
 _CPU_PEAK: Optional[float] = None
 
 
-def measure_cpu_matmul_flops(n: int = 1024, repeats: int = 5) -> float:
+def measure_cpu_matmul_flops(n: int = 512, repeats: int = 5) -> float:
     """Median FLOP/s of an n x n float32 matmul with the current thread count (the practical CPU peak)."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
