@@ -345,14 +345,18 @@ def from_tokenizer_json(text: str, source: str = "<in-memory tokenizer>") -> Pol
     return PolyglotTokenizer(backend, source=source)
 
 
-def load_tokenizer(path_or_hub_id: str | os.PathLike) -> PolyglotTokenizer:
+def load_tokenizer(path_or_hub_id: "str | os.PathLike | PolyglotTokenizer") -> PolyglotTokenizer:
     """Load a tokenizer folder (or a hub id such as `EleutherAI/polyglot-ko-1.3b`) and check its special tokens.
+
+    Also accepts a tokenizer.json path, or a `PolyglotTokenizer` (returned as is, so callers can take either).
 
     Bad input (no folder, no or corrupt tokenizer.json, special tokens at other ids, a special_tokens_map naming
     tokens the vocabulary lacks) raises `UserError` with one line saying what to fix.
     """
     from .hub import resolve_folder
 
+    if isinstance(path_or_hub_id, PolyglotTokenizer):
+        return path_or_hub_id
     path = Path(os.path.expanduser(str(path_or_hub_id)))
     if path.is_file() and path.suffix == ".json":
         folder, tok_file = path.parent, path

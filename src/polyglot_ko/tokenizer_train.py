@@ -206,6 +206,9 @@ def _limit(texts: Iterable[str], max_chars: int | None, counter: dict, bar) -> I
         if bar is not None:
             bar.update(len(t))
         yield t
+    if bar is not None:  # reading is done; the trainer now counts pairs and merges (no progress of its own here)
+        bar.set_description(f"read {counter['docs']:,} documents; computing merges")
+        bar.refresh()
 
 
 # --- training ------------------------------------------------------------------------------------------
