@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,8 +35,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="section.key=value", help="any recipe value")
 
 
+_OVERRIDE = re.compile(r"^[A-Za-z_]\w*(\.\w+)*=")
+
+
+def _split_overrides(paths, overrides):
+    """`--data A B key=value`: argparse gives the override to --data; hand it back to the overrides."""
+    if not paths:
+        return paths
+    keep = [p for p in paths if not _OVERRIDE.match(p)]
+    overrides.extend(p for p in paths if _OVERRIDE.match(p))
+    return keep
+
+
 def run(args: argparse.Namespace) -> int:
     from .config import apply_overrides, dump_recipe, load_recipe
+
+    args.data = _split_overrides(args.data, args.overrides)
+    args.valid_data = _split_overrides(args.valid_data, args.overrides)
 
     cfg = load_recipe(args.config, args.overrides)
     short = {"out": args.out, "data.paths": args.data, "data.valid_paths": args.valid_data,

@@ -270,7 +270,6 @@ def model_config_from(section: ModelSection, seq_len: int, manifest_vocab: Optio
 
 
 # --- YAML and overrides ------------------------------------------------------------------------------------
-_SECTIONS = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
 
 
 def _hints(cls) -> dict[str, Any]:
@@ -382,7 +381,7 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str] |
         for i, part in enumerate(parts[:-1]):
             if not isinstance(node.get(part), dict):
                 raise UserError(f"override {dotted}: {'.'.join(parts[:i + 1])} is not a section; sections are "
-                                f"{', '.join(k for k, t in _SECTIONS.items() if dataclasses.is_dataclass(t))}")
+                                f"{', '.join(k for k, t in _hints(TrainConfig).items() if dataclasses.is_dataclass(t))}")
             node = node[part]
         if parts[-1] not in node:
             raise UserError(f"override {dotted}: unknown setting; valid keys here are {', '.join(node)}")
