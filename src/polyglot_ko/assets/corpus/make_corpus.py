@@ -63,7 +63,7 @@ def strip_markup(text: str) -> tuple[str, list[dict], list[dict]]:
     pos = 0
     for m in _MARKUP.finditer(text):
         kind, value = m.group(1), m.group(2)
-        if kind == "rrn":
+        if kind == "rrn" and _RRN.match(value):  # partly hidden forms (900101-1******) stay as written
             value = rrn_with_check_digit(value)
         out.append(text[pos : m.start()])
         start = sum(len(p) for p in out)

@@ -665,7 +665,8 @@ SMS_BANK = [
 ]
 SHOPS = ["소담생활", "바른마켓", "하루꽃집", "온누리상사", "푸른농장", "새벽빵집", "다온문구"]
 CLINICS = ["밝은눈안과", "튼튼정형외과", "연세미소치과", "우리소아과", "맑은숨이비인후과"]
-FEES = ["관리비", "회비", "수강료", "곗돈", "월세"]
+FEES = {"관리비": (80000, 400000), "회비": (10000, 60000), "수강료": (100000, 300000), "곗돈": (50000, 500000),
+        "월세": (300000, 900000)}
 
 
 def gen_sms(rng: random.Random) -> str:
@@ -673,10 +674,11 @@ def gen_sms(rng: random.Random) -> str:
     out = []
     for tmpl in msgs:
         bank_name, number = account(rng)
+        fee = rng.choice(list(FEES))
         slots = dict(shop=rng.choice(SHOPS), order=M("order", order_no(rng)),
                      tracking=M("tracking", " ".join(str(rng.randint(1000, 9999)) for _ in range(3))), tel=M("tel", phone(rng)),
                      name=person(rng), date=M("date", date_text(rng, "md")), hour=str(rng.randint(9, 17)), clinic=rng.choice(CLINICS),
-                     fee=rng.choice(FEES), price=M("price", price_text(rng, 10000, 900000, 1000)), bank=bank_name, acc=M("acc", number),
+                     fee=fee, price=M("price", price_text(rng, *FEES[fee], 1000)), bank=bank_name, acc=M("acc", number),
                      payee=person(rng), rrn=M("rrn", rrn(rng)), small=M("price", price_text(rng, 15000, 60000, 500)))
         out.append(fill(tmpl, **slots))
     header = rng.choice(["[문자 메시지]", "[받은 메시지]", "[Web발신]", ""])
