@@ -223,6 +223,39 @@ class Trainer:
             norm = norm.full_tensor()
         return norm
 
+    def train_step(self, batches: list[torch.Tensor]) -> tuple[float, float, bool, bool]:
+        """Forward/backward over this rank's micro-batches, then clip and step (or skip when non-finite).
+
+        Returns (loss averaged over all processes, global grad norm, finite, stop requested on any rank).
+        """
+        loss_sum = torch.zeros((), dtype=torch.float32, device=self.device)
+        ddp = isinstance(self.root, torch.nn.parallel.DistributedDataParallel)
+        for i, batch in enumerate(batches):
+            last = i == len(batches) - 1
+            if self.fsdp:
+                # Reduce-scatter gradients once per step, on the last micro-batch.
+                self.root.set_requires_gradient_sync(last)
+            batch = batch.to(self.device, non_blocking=True)
+            with (self.root.no_sync() if ddp and not last else _null()):
+                loss = self.root(batch)
+                (loss / len(batches)).backward()
+            loss_sum += loss.detach().float()
+        # One all-reduce carries the loss and the stop flag (so every rank stops at the same step).
+        packed = torch.stack([loss_sum / len(batches), torch.tensor(float(self.stop_requested), device=self.device)])
+        all_reduce_(packed)
+        loss_v = float(packed[0]) / self.info.world_size
+        stop = bool(packed[1] > 0)
+        norm = float(self._grad_norm())
+        finite = math.isfinite(loss_v) and math.isfinite(norm)
+        if finite:
+            self.optimizer.step()
+            self.bad_in_a_row = 0
+        else:
+            self.skipped_steps += 1
+            self.bad_in_a_row += 1
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss_v, norm, finite, stop
+
     @torch.no_grad()
     def validate(self) -> Optional[float]:
         """Mean loss per token over the fixed held-out sequences (all processes together)."""
@@ -293,33 +326,7 @@ class Trainer:
                 t0 = time.perf_counter()
                 batches = loader.next_step()
                 lr = self._set_lr()
-                loss_sum = torch.zeros((), dtype=torch.float32, device=self.device)
-                for i, batch in enumerate(batches):
-                    last = i == len(batches) - 1
-                    if self.fsdp:
-                        self.root.set_requires_gradient_sync(last)
-                    batch = batch.to(self.device, non_blocking=True)
-                    ctx = self.root.no_sync() if (isinstance(self.root, torch.nn.parallel.DistributedDataParallel)
-                                                  and not last) else _null()
-                    with ctx:
-                        loss = self.root(batch)
-                        (loss / len(batches)).backward()
-                    loss_sum += loss.detach().float()
-                # One all-reduce carries the loss and the stop flag (so every rank stops at the same step).
-                packed = torch.stack([loss_sum / len(batches),
-                                      torch.tensor(float(self.stop_requested), device=self.device)])
-                all_reduce_(packed)
-                loss_v = float(packed[0]) / self.info.world_size
-                stop = bool(packed[1] > 0)
-                norm = float(self._grad_norm())
-                finite = math.isfinite(loss_v) and math.isfinite(norm)
-                if finite:
-                    self.optimizer.step()
-                    self.bad_in_a_row = 0
-                else:
-                    self.skipped_steps += 1
-                    self.bad_in_a_row += 1
-                self.optimizer.zero_grad(set_to_none=True)
+                loss_v, norm, finite, stop = self.train_step(batches)
                 self.step += 1
                 self.samples_consumed = loader.samples_consumed
                 if self.device.type == "cuda":
