@@ -144,6 +144,18 @@ def _signature_class():
         def get_shingles(self, text: str) -> np.ndarray:
             return char_shingles(text, self.config.n_grams)
 
+        def get_signature(self, shingles: np.ndarray) -> list[list[int]]:
+            # Multiply-shift hashing (a odd, wrapping uint64 arithmetic, compared by the high bits) instead
+            # of datatrove's `% (2**61 - 1)`: the same min-wise family in spirit, without a 64-bit modulo
+            # per (shingle, hash) pair, which was most of the signature time.
+            a, b = self.parameters
+            with np.errstate(over="ignore"):
+                phv = shingles * (a | np.uint64(1)) + b
+            mins = phv.min(axis=0)
+            if self.config.hash_config.precision == 32:
+                mins = (mins >> np.uint64(32)).astype(np.uint32)
+            return [x.tolist() for x in np.split(mins, self.config.num_buckets)]
+
     return KoreanMinhashSignature
 
 

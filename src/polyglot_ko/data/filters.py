@@ -51,8 +51,9 @@ class QualityConfig:
 _BULLET = re.compile(r"^\s*[•·∙◦●○■□▪▫◆◇▶▷►‣⁃\-*+]")
 _ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)\s*$")
 _ELLIPSIS = re.compile(r"\.\.\.|…")
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e\u1100-\u11ff]")
-_NON_SPACE = re.compile(r"\S")
+_LETTER = re.compile(r"[^\W\d_]")  # a Unicode letter: Hangul, Hanja, Latin, ...
+# str.translate with a deletion table counts Hangul in C: len(text) - len(text without Hangul)
+_DELETE_HANGUL = dict.fromkeys([*range(0xAC00, 0xD7A4), *range(0x3131, 0x318F), *range(0x1100, 0x1200)])
 _STRIP = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~“”‘’「」『』《》〈〉【】…·ㆍ"
 
 
@@ -89,11 +90,13 @@ def check_quality(text: str, config: QualityConfig | None = None) -> str | None:
                     sum(1 for line in lines if _ELLIPSIS_END.search(line)) / len(lines) > c.max_ellipsis_lines:
                 return "ellipsis_lines"
     if c.min_alphabetic_words is not None:
-        alpha = sum(1 for w in words if any(ch.isalpha() for ch in w))
+        search = _LETTER.search
+        alpha = sum(1 for w in words if w.isalpha() or search(w))
         if alpha / len(words) < c.min_alphabetic_words:
             return "alphabetic_words"
     if c.min_korean_ratio is not None:
-        non_space = len(_NON_SPACE.findall(text))
-        if non_space and len(_HANGUL.findall(text)) / non_space < c.min_korean_ratio:
+        non_space = sum(map(len, words))
+        hangul = n - len(text.translate(_DELETE_HANGUL))
+        if non_space and hangul / non_space < c.min_korean_ratio:
             return "korean_ratio"
     return None

@@ -528,17 +528,28 @@ def build_stages(inputs: list[str], out: Path, tasks: int, options: dict) -> lis
     return stages
 
 
+from datatrove.executor import LocalPipelineExecutor  # noqa: E402
+
+
+class _QuietExecutor(LocalPipelineExecutor):
+    """datatrove's local executor with task logs kept in FOLDER/work/logs only (its console INFO output for
+    every task would drown the progress bar); errors still reach the console."""
+
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+        return super()._run_for_rank(rank, local_rank=1, node_rank=node_rank)
+
+
 def _run_stages(stages: list[tuple[str, list, int]], out: Path, workers: int) -> None:
-    from datatrove.executor import LocalPipelineExecutor
     from tqdm.auto import tqdm
 
     _quiet_datatrove()
     bar = tqdm(stages, desc="prepare", unit="stage", file=sys.stderr)
     for name, blocks, n in bar:
         bar.set_postfix_str(f"{name} ({n} tasks)")
-        executor = LocalPipelineExecutor(pipeline=blocks, tasks=n, workers=min(workers, n),
+        executor = _QuietExecutor(pipeline=blocks, tasks=n, workers=min(workers, n),
                                          logging_dir=str(out / WORK / "logs" / name), skip_completed=True)
         executor.run()
+        _quiet_datatrove()
         missing = executor.get_incomplete_ranks()
         if missing:
             raise UserError(f"{out}: stage {name!r} did not finish tasks {missing[:10]}; see "
