@@ -1,0 +1,72 @@
+"""lm-eval agreement: lm-eval 0.4's own kobest tasks (run offline on the local data) with its `hf` model and with
+our registered `polyglot-ko` model give the same contexts, log-likelihoods and metrics as our
+`--protocol lm-eval-0.4`; and `python -m polyglot_ko.eval.lm_eval_adapter` runs lm-eval's CLI with our model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from polyglot_ko.eval.kobest import TASKS, evaluate_kobest
+
+pytestmark = pytest.mark.slow
+SHOTS, LIMIT, TOL = 2, 8, 1e-4
+
+
+@pytest.fixture(scope="module")
+def lm_eval_runs(sharp_model_dir, kobest_dir, tmp_path_factory):
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    from polyglot_ko.eval.lm_eval_adapter import offline_kobest_tasks
+
+    include = offline_kobest_tasks(kobest_dir, tmp_path_factory.mktemp("lm-eval-tasks"))
+    # Only our folder is indexed (indexing lm-eval's ~10k built-in task files takes 10-20 s); the task files in it
+    # are lm-eval's own kobest ones.
+    tm = TaskManager(include_path=str(include), include_defaults=False)
+    runs = {}
+    for model_type, args in (("hf", f"pretrained={sharp_model_dir},dtype=float32"),
+                             ("polyglot-ko", f"pretrained={sharp_model_dir}")):
+        runs[model_type] = lm_eval.simple_evaluate(model=model_type, model_args=args, tasks=list(TASKS),
+                                                   num_fewshot=SHOTS, limit=LIMIT, task_manager=tm, log_samples=True,
+                                                   batch_size=8, device="cpu")
+    return runs, include
+
+
+@pytest.mark.parametrize("model_type", ["hf", "polyglot-ko"])
+def test_lm_eval_agrees_with_our_lm_eval_protocol(lm_eval_runs, model_type, sharp_model_dir, kobest_dir):
+    runs, _ = lm_eval_runs
+    run = runs[model_type]
+    ours = evaluate_kobest(sharp_model_dir, None, TASKS, [SHOTS], kobest_dir, LIMIT, protocol="lm-eval-0.4",
+                           return_samples=True, progress=False)
+    varied = 0
+    for task in TASKS:
+        theirs = run["samples"][task]
+        mine = ours["samples"][task][str(SHOTS)]
+        assert len(theirs) == len(mine) == LIMIT
+        for t, m in zip(sorted(theirs, key=lambda s: s["doc_id"]), mine):
+            contexts = {a[0] for a in t["arguments"]}
+            assert len(contexts) == 1 and contexts.pop() == m["context"]
+            assert [a[1] for a in t["arguments"]] == m["candidates"]
+            assert [r[0][0] for r in t["resps"]] == pytest.approx(m["loglikelihoods"], abs=TOL)
+        res, mres = run["results"][task], ours["results"][task][str(SHOTS)]
+        assert res["acc,none"] == pytest.approx(mres["acc"]) and res["f1,none"] == pytest.approx(mres["macro_f1"])
+        if "acc_norm,none" in res:
+            assert res["acc_norm,none"] == pytest.approx(mres["acc_norm"])
+        varied += len({s["pred"] for s in mine}) > 1
+    assert varied >= 1  # not a degenerate model that predicts one label everywhere
+
+
+def test_adapter_cli(lm_eval_runs, sharp_model_dir, tmp_path, capsys):
+    _, include = lm_eval_runs
+    from polyglot_ko.eval.lm_eval_adapter import main
+
+    out = tmp_path / "out"
+    main(["--model", "polyglot-ko", "--model_args", f"pretrained={sharp_model_dir}", "--tasks", "kobest_copa",
+          "--include_path", str(include), "--limit", "2", "--device", "cpu",
+          "--output_path", str(out)])
+    printed = capsys.readouterr().out
+    assert "kobest_copa" in printed and "polyglot-ko" in printed
+    files = list(out.rglob("results*.json"))
+    assert files and json.loads(files[0].read_text())["results"]["kobest_copa"]["acc,none"] >= 0
