@@ -40,9 +40,12 @@ def test_fast_linear_equals_default_path_and_undoes():
         model(ids, past_key_values=cache)
         fast_step = model(ids[:, :1], past_key_values=cache).logits  # 8 rows: the W @ x^T route
         for rows in (2, 3, 5, 8):
-            layer = model.gpt_neox.layers[0].mlp.dense_h_to_4h
+            layer = model.embed_out  # 30080 x 256: large enough for the W @ x^T route
             x = torch.randn(rows, layer.in_features)
             torch.testing.assert_close(layer(x), nn.functional.linear(x, layer.weight, layer.bias))
+        big = CPUDecodeLinear(1024, 4096)
+        x = torch.randn(6, 1024)
+        torch.testing.assert_close(big(x), nn.functional.linear(x, big.weight, big.bias))
     torch.testing.assert_close(fast_step, ref_step, atol=1e-4, rtol=1e-4)
     prepare_for_cpu_decoding(model, undo=True)
     assert not any(type(m) is CPUDecodeLinear for m in model.modules())
