@@ -1,0 +1,85 @@
+"""The quickstart end to end at toy size: every artifact exists and agrees with the others and the report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("qs") / "out"
+    proc = subprocess.run([sys.executable, "-m", "polyglot_ko.cli", "quickstart", "--fast", "--out", str(out),
+                           "--max-steps", "12"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out, proc.stdout
+
+
+def test_prepared_data_accounts_for_every_document(run):
+    out, _ = run
+    stats = json.loads((out / "data" / "stats.json").read_text())
+    docs = stats["documents"]
+    assert docs["input"] == docs["kept"] + sum(docs["dropped"].values())
+    assert docs["kept"] > 0 and stats["tokens"] > 0
+    from polyglot_ko.data.indexed import IndexedDataset, read_manifest
+
+    manifest = read_manifest(out / "data")
+    shards = manifest["shards"] + manifest.get("valid_shards", [])
+    assert sum(s["documents"] for s in shards) == docs["kept"]
+    assert sum(len(IndexedDataset(out / "data" / s["prefix"])) for s in shards) == docs["kept"]
+    assert sum(s["tokens"] for s in shards) == stats["tokens"]
+
+
+def test_tokenizer_has_the_released_special_ids(run):
+    out, _ = run
+    from polyglot_ko import load_tokenizer
+
+    tok = load_tokenizer(out / "model")
+    n = tok.vocab_size - 3
+    assert (tok.pad_id, tok.eos_id, tok.endoftext_id, tok.sep_id) == (0, 1, 2, 3)
+    assert (tok.acc_id, tok.tel_id, tok.rrn_id) == (n, n + 1, n + 2)
+    assert tok.encode("번호는<|tel|>입니다").count(tok.tel_id) == 1
+
+
+def test_model_folder_loads_in_transformers(run):
+    out, _ = run
+    from transformers import AutoModelForCausalLM
+
+    from polyglot_ko import load_model
+
+    hf = AutoModelForCausalLM.from_pretrained(out / "model", dtype=torch.float32).eval()
+    ours = load_model(out / "model")
+    ids = torch.tensor([[2, 100, 200, 300]])
+    with torch.no_grad():
+        assert (hf(ids).logits - ours(ids).logits).abs().max().item() <= 1e-4
+
+
+def test_report_numbers_match_the_artifacts(run):
+    out, stdout = run
+    report = (out / "report.md").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    stats = json.loads((out / "data" / "stats.json").read_text())
+    params = sum(p.numel() for p in __import__("polyglot_ko").load_model(out / "model").parameters())
+    assert f"{params:,} parameters" in report
+    assert f"| {stats['documents']['input']:,} | {stats['documents']['kept']:,} |" in report
+    lines = [json.loads(x) for x in (out / "train" / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    steps = [x for x in lines if "loss" in x and x.get("split", "train") == "train"]
+    assert summary["train"]["steps"] == 12 == max(x["step"] for x in steps)
+    assert summary["evaluate"]["perplexity"]["tokens"] > 0
+    assert len(summary["samples"]) == 5 and all(s["prompt"] for s in summary["samples"])
+    assert (out / "train" / "loss.png").is_file()
+    assert "report.md" in stdout
+
+
+def test_rerun_reuses_finished_stages(run):
+    out, _ = run
+    proc = subprocess.run([sys.executable, "-m", "polyglot_ko.cli", "quickstart", "--fast", "--out", str(out),
+                           "--max-steps", "12"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("reusing the finished stage") == 7
