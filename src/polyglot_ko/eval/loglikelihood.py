@@ -198,7 +198,7 @@ def score_plain(model, questions: Sequence[Question], *, max_length: Optional[in
         row = []
         for cont in q.continuations:
             inp = (q.context + cont)[-(L + 1):][:-1]
-            logits = model(torch.tensor([inp], device=device)).logits[0, -len(cont):].float()
+            logits = model(torch.tensor([inp], device=device), num_logits_to_keep=len(cont)).logits[0].float()
             lp = logits.log_softmax(-1)
             tgt = torch.tensor(cont, device=device)
             row.append((lp.gather(-1, tgt[:, None]).sum().item(), bool((logits.argmax(-1) == tgt).all().item())))

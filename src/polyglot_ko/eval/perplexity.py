@@ -95,6 +95,18 @@ def _indexed_docs(path: Path, tokenizer: Any, split: str) -> tuple[list[_Doc], s
     return docs, source
 
 
+def _names_a_path(item: str, p: Path) -> bool:
+    """Whether a string names an existing file/folder/indexed prefix or a matching glob (a text never does)."""
+    import glob as _glob
+
+    if "\n" in item or len(item) > 4096:
+        return False
+    try:
+        return p.exists() or _is_indexed(p) or (_glob.has_magic(item) and bool(_glob.glob(item)))
+    except (OSError, ValueError):  # too long for a file name, or a NUL character: a text
+        return False
+
+
 def _text_docs(texts: Iterable[str], tokenizer: Any) -> list[_Doc]:
     texts = list(texts)
     encode_batch = getattr(tokenizer, "encode_batch", None)
@@ -111,8 +123,6 @@ def load_documents(texts_or_paths: Any, tokenizer: Any, *, text_field: str = "te
     Indexed datasets: a `.bin/.idx` prefix or a prepared folder with manifest.json (its validation shards when
     it has them, with split="auto").
     """
-    import glob as _glob
-
     items = [texts_or_paths] if isinstance(texts_or_paths, (str, os.PathLike)) else list(texts_or_paths)
     docs: list[_Doc] = []
     sources = []
@@ -120,8 +130,7 @@ def load_documents(texts_or_paths: Any, tokenizer: Any, *, text_field: str = "te
     text_paths: list[Path] = []
     for item in items:
         p = Path(os.fspath(item)).expanduser() if isinstance(item, (str, os.PathLike)) else None
-        as_path = isinstance(item, os.PathLike) or (p is not None and (p.exists() or _is_indexed(p) or (
-            len(str(item)) < 4096 and _glob.has_magic(str(item)) and _glob.glob(str(item)))))
+        as_path = isinstance(item, os.PathLike) or (p is not None and _names_a_path(str(item), p))
         if not as_path:
             if not isinstance(item, str):
                 raise UserError(f"perplexity input {item!r} is neither a text nor a path")
