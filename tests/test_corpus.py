@@ -25,7 +25,7 @@ from polyglot_ko.corpus import (
     iter_bundled_documents,
 )
 
-GENRES = {"news", "review", "dialogue", "notice", "howto", "essay", "qa", "blog", "classified", "story", "web"}
+GENRES = {"news", "review", "dialogue", "notice", "howto", "essay", "qa", "blog", "classified", "story", "wiki", "web"}
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
