@@ -293,3 +293,16 @@ def test_incremental_decoder_state_stays_bounded(tok, corpus_lines):
     for i in ids:
         dec.add(i)
         assert len(dec._utf8.getstate()[0]) <= 3
+
+
+def test_incremental_decoder_on_random_byte_splits(tok, corpus_lines):
+    # Spell texts with single-byte tokens (ids 4..259) so that every syllable is split at every byte, then
+    # feed them in random groups: no chunk may contain half a character or U+FFFD.
+    byte_id = {tok.token_bytes(i)[0]: i for i in range(4, 260)}
+    assert len(byte_id) == 256
+    rng = random.Random(2)
+    for text in corpus_lines[:80] + ["한글 ㅋㅋ 😀 漢字 각"]:
+        ids = [byte_id[b] for b in text.encode("utf-8")]
+        chunks = _stream(tok, ids, rng)
+        assert "".join(chunks) == tok.decode(ids) == text
+        assert not any("\ufffd" in c for c in chunks)
