@@ -107,6 +107,16 @@ def parse_handwritten(path: Path) -> list[dict]:
     return docs
 
 
+_PUNCT = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~“”‘’「」『』《》〈〉【】…·ㆍ"
+
+
+def mean_word_length(text: str) -> float:
+    """Mean length of the whitespace-separated words of `text`, punctuation stripped."""
+    lengths = [len(w.strip(_PUNCT)) for w in text.split()]
+    lengths = [n for n in lengths if n] or [0]
+    return sum(lengths) / len(lengths)
+
+
 def near_duplicate(text: str, rng: random.Random) -> str:
     """A light edit of `text`, as reposted copies look (a tag, a changed digit or word, punctuation), close
     enough (character 5-gram Jaccard > 0.85) that near-dedup should catch it."""
@@ -163,10 +173,14 @@ def build() -> tuple[list[dict], dict]:
         text, pii, negatives = strip_markup(marked)
         add(source, text, pii, negatives, origin="template")
 
-    # Duplicates on purpose: exact copies (same text, new id) and light edits of long hand-written documents.
+    # Duplicates on purpose: exact copies (same text, new id) and light edits of hand-written documents. The
+    # originals are the documents with the longest words (eojeol), so that a MassiveText-style mean-word-length
+    # filter (which drops most plain Korean) does not remove them before dedup gets to show its work.
     by_id = {r["id"]: r for r in records}
-    long_ids = [i for i in handwritten_ids if len(by_id[i]["text"]) >= 400 and "pii" not in annotations.get(i, {})]
-    picks = rng.sample(long_ids, 16)
+    candidates = [i for i in handwritten_ids if len(by_id[i]["text"]) >= 250 and "pii" not in annotations.get(i, {})]
+    candidates.sort(key=lambda i: (-mean_word_length(by_id[i]["text"]), i))
+    picks = candidates[:16]
+    rng.shuffle(picks)
     for original in picks[:8]:
         src = by_id[original]
         add(src["source"], src["text"], annotations.get(original, {}).get("pii", ()),
