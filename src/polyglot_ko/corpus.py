@@ -1,6 +1,6 @@
 """The small Korean sample corpus that ships inside the package, for `polyglot-ko quickstart` and smoke tests.
 
-About 1,450 documents (~300 K characters) written for this project: news-like articles, dialogue, reviews,
+About 1,400 documents (~300 K characters) written for this project: news-like articles, dialogue, reviews,
 notices, how-to texts, essays, Q&A and blog posts, plus on-purpose material for every data-preparation step
 (fictional personal data in many formats and hard negatives for PII masking, low-quality web debris for the
 filters, exact and near duplicates for dedup). Same shape as the shared corpus: gzip JSON lines
@@ -23,7 +23,7 @@ CORPUS_FILE_NAME = "ko-sample.jsonl.gz"
 ANNOTATIONS_FILE_NAME = "ko-sample.annotations.json"
 
 DESCRIPTION = (
-    "polyglot-ko bundled sample corpus: ~1,450 Korean documents (~300 K characters) written for this project "
+    "polyglot-ko bundled sample corpus: ~1,400 Korean documents (~300 K characters) written for this project "
     "(news-like articles, dialogue, reviews, notices, how-to, essays, stories, Q&A, blog posts; CC0). Some carry "
     "fictional personal data (phone numbers, bank accounts, resident registration numbers) so PII masking has "
     "something to show, next to hard negatives (dates, prices, zip codes, order and business numbers); a few are "

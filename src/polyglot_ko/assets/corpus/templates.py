@@ -944,13 +944,13 @@ def gen_sports(rng: random.Random) -> str:
 
 # generator -> (source label, number of documents)
 PLAN: list[tuple[Callable[[random.Random], str], str, int]] = [
-    (gen_news, "news", 130),
+    (gen_news, "news", 110),
     (gen_sports, "news", 50),
     (gen_weather, "news", 35),
-    (gen_review, "review", 200),
+    (gen_review, "review", 170),
     (gen_dialogue, "dialogue", 60),
-    (gen_qa, "qa", 90),
-    (gen_diary, "blog", 120),
+    (gen_qa, "qa", 75),
+    (gen_diary, "blog", 100),
     (gen_recipe, "howto", 7),
     (gen_classified, "classified", 60),
     (gen_notice, "notice", 40),
