@@ -1,6 +1,7 @@
 """The bundled Korean sample corpus: it ships inside the package, parses, has every genre and the planned size,
 carries the fictional PII and hard negatives its annotations promise (checked with the project's real masker),
-the low-quality documents and duplicates the prepare steps need, and matches a rebuild from its sources."""
+the low-quality documents and duplicates the prepare steps need (checked with the real pipeline), and matches
+a rebuild from its sources."""
 
 from __future__ import annotations
 
@@ -205,3 +206,22 @@ def test_masker_finds_the_marked_pii_and_leaves_hard_negatives(docs, notes):
     assert found / total >= 0.97, f"recall {found}/{total}; missed: {missed}"
     assert not masked_negatives, masked_negatives
     assert not unmarked, f"masked text that is not personal data: {unmarked}"
+
+
+def test_every_prepare_step_has_work_on_the_bundled_corpus(tmp_path):
+    """The real prepare pipeline (with a mean-word-length bar that fits Korean eojeol) drops the web debris,
+    both kinds of duplicates, masks every PII type, and keeps the rest of the corpus."""
+    pytest.importorskip("datatrove")
+    from polyglot_ko.data.pipeline import prepare
+
+    stats = prepare(bundled_corpus_files(), tmp_path / "prepared", workers=1, quiet=True,
+                    quality={"min_mean_word_length": 2.0})
+    docs, dropped = stats["documents"], stats["documents"]["dropped"]
+    assert docs["input"] == bundled_corpus_stats()["documents"]
+    assert dropped.get("duplicate", 0) >= 7, dropped
+    assert dropped.get("near_duplicate", 0) >= 6, dropped
+    quality_reasons = set(dropped) - {"duplicate", "near_duplicate"}
+    assert len(quality_reasons) >= 4, dropped
+    assert docs["kept"] >= 0.9 * docs["input"], docs
+    for kind in ("tel", "acc", "rrn"):
+        assert stats["pii"][kind] >= 20, stats["pii"]
