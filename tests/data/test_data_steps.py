@@ -110,3 +110,23 @@ def test_minhash_config_and_char_shingles():
     assert jaccard(sa.ravel().tolist(), sb.ravel().tolist()) > 0.8
     assert jaccard(sa.ravel().tolist(), char_shingles("전혀 다른 문장입니다 정말로요", 5).ravel().tolist()) < 0.1
     assert np.array_equal(char_shingles(a, 5), char_shingles("  " + a.upper() + " ", 5))
+
+
+def test_minhash_signature_estimates_jaccard(real_lines, tmp_path):
+    import random
+
+    from polyglot_ko.data.dedup import KoreanMinhashSignature
+
+    sig = KoreanMinhashSignature(str(tmp_path), minhash_config(0.8))
+    rng = random.Random(0)
+    errors = []
+    for text in real_lines["petitions"][:60]:
+        chars = list(text)
+        for _ in range(len(chars) // rng.choice([6, 12, 30])):
+            chars[rng.randrange(len(chars))] = "가"
+        a, b = char_shingles(text, 5), char_shingles("".join(chars), 5)
+        true = jaccard(a.ravel().tolist(), b.ravel().tolist())
+        sa, sb = (np.concatenate(sig.get_signature(x)) for x in (a, b))
+        errors.append((sa == sb).mean() - true)
+    # 168 hashes: standard error about 0.035 per pair; the mean error (bias) must be near 0
+    assert abs(np.mean(errors)) < 0.02 and np.mean(np.abs(errors)) < 0.06

@@ -542,6 +542,9 @@ class _QuietExecutor(LocalPipelineExecutor):
 def _run_stages(stages: list[tuple[str, list, int]], out: Path, workers: int) -> None:
     from tqdm.auto import tqdm
 
+    # loguru reads LOGURU_LEVEL when a process imports it: datatrove's forkserver workers then keep their
+    # default console logger at WARNING between tasks (the full logs stay in FOLDER/work/logs).
+    os.environ.setdefault("LOGURU_LEVEL", "WARNING")
     _quiet_datatrove()
     bar = tqdm(stages, desc="prepare", unit="stage", file=sys.stderr)
     for name, blocks, n in bar:
