@@ -160,6 +160,10 @@ def test_resume_after_kill_gives_the_same_output(tmp_path, full_run, corpus_inpu
     full_out, full_stats = full_run
     assert stats["documents"] == full_stats["documents"] and stats["pii"] == full_stats["pii"]
     assert _snapshot(out) == _snapshot(full_out)
+    from polyglot_ko.errors import UserError
+
+    with pytest.raises(UserError, match="different settings.*near_dedup_threshold"):
+        _run(folder, out, workers=1, tasks=2, near_dedup_threshold=0.7)
 
 
 def test_cli_errors(tmp_path, corpus_inputs):

@@ -363,7 +363,10 @@ def _lines(files: list[str]) -> Iterable[str]:
     from ..errors import UserError
 
     if not files:
-        yield from sys.stdin
+        # Read bytes and decode as UTF-8 whatever the locale says (a C locale would make stdin ASCII).
+        import io
+
+        yield from io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="")
         return
     for name in files:
         try:
@@ -387,6 +390,8 @@ def run(args: argparse.Namespace) -> int:
     masker = PIIMasker(tel="tel" in types, rrn="rrn" in types, acc="acc" in types, cards=not args.no_cards)
     total: Counter = Counter()
     out = sys.stdout
+    if hasattr(out, "reconfigure"):
+        out.reconfigure(encoding="utf-8")
     for lineno, line in enumerate(_lines(args.files), start=1):
         if args.jsonl:
             if not line.strip():

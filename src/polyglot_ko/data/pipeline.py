@@ -682,8 +682,9 @@ def _check_config(out: Path, config: dict) -> None:
         old = json.loads(path.read_text())
         if old != config:
             changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
-            raise UserError(f"{out}: was prepared with different settings ({', '.join(changed)}); use a new "
-                            f"--out folder, or --overwrite to start over")
+            raise UserError(f"{out}: was prepared with different settings ({', '.join(changed)}); resume with "
+                            f"the same options (--tasks defaults to --workers), use a new --out folder, or "
+                            f"--overwrite to start over")
     else:
         atomic_write_json(path, config)
 
