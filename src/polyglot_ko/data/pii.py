@@ -64,8 +64,11 @@ _CAND = re.compile(
     # The leading lookahead lets the engine reject a position with one class test before the lookbehinds
     # (10x faster on Korean prose, where almost no position starts a number).
     r"(?=[0-9+(])"
-    r"(?<![0-9A-Za-z/=?&#%_])(?<![0-9A-Za-z][-.])(?<![0-9A-Za-z] [-.])(?<![0-9A-Za-z][-.] )"
-    r"(?<![0-9A-Za-z] [-.] )"
+    # Not inside a code, URL or longer number: no letter/digit/URL character right before, no digit + separator
+    # (12-010-...), no letter + dash (1AA-1708-...). A letter + dot is a label (TEL.02-..., H.P.010-...), and
+    # a slash after a digit separates numbers (010-1234-5678/010-2345-6789); after a letter it is a URL path.
+    r"(?<![0-9A-Za-z=?&#%_])(?<![A-Za-z_.\-]/)(?<![0-9][-.])(?<![0-9] [-.])(?<![0-9][-.] )(?<![0-9] [-.] )"
+    r"(?<![A-Za-z]-)(?<![A-Za-z] -)(?<![A-Za-z]- )"
     r"(?P<intl>(?:\+|00)[ ]?82[ ]?(?:[-.][ ]?)?(?:\(0\)[ ]?)?)?"
     r"(?P<open>\([ ]?)?"
     r"(?P<body>[0-9]+(?:(?:\)[ ]?|[ ]?[-.][ ]?|[ ])[0-9]+)*)"
@@ -198,8 +201,9 @@ class PIIMasker:
         L = len(digits)
         if L >= 9 and digits == (digits[:2] * L)[:L]:
             return None  # 1010101010101, 0000000000: filler, not anyone's number
-        nxt = view[end:end + 1]
-        if nxt and nxt.isascii() and (nxt.isalpha() or nxt in "_/"):
+        nxt = view[end:end + 2]
+        if nxt and nxt.isascii() and (nxt[0].isalpha() or nxt[0] == "_" or
+                                      (nxt[0] in "./" and nxt[1:].isalpha())):
             return None  # part of a code, file name or URL path (2010021101634.html, 0200000000AKR)
 
         def keyword() -> str | None:
