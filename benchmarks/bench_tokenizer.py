@@ -2,6 +2,10 @@
 training time with and without the morphological analyzer.
 
     .venv/bin/python benchmarks/bench_tokenizer.py [--sizes 1e6 4e6 16e6] [--morpheme-sizes 1e6 4e6]
+        [--word-sizes 4e6 16e6]
+
+About 15 minutes on a quiet 2-core machine; the recorded run (with --word-sizes 1e6 4e6 16e6) took 22 minutes at
+a load average of ~10 from other users.
 
 Data: ../shared/data/korean-corpus (36 M characters). Every document whose crc32(source + id) % 20 == 0 is held
 out (5 %); the rest, shuffled with a fixed seed, is the training pool, and each training run reads the first N
@@ -136,7 +140,7 @@ def main() -> int:
                     help="training characters for plain byte-level BPE runs")
     ap.add_argument("--morpheme-sizes", type=float, nargs="+", default=[1e6, 4e6],
                     help="training characters for morpheme-aware runs, whole-text analysis (the slow part)")
-    ap.add_argument("--word-sizes", type=float, nargs="+", default=[1e6, 4e6, 16e6],
+    ap.add_argument("--word-sizes", type=float, nargs="+", default=[4e6, 16e6],
                     help="training characters for morpheme-aware runs with --analysis word")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="tiny run to check the script works")
