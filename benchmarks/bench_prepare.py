@@ -139,7 +139,7 @@ def main() -> None:
         "steps_in_pipeline_wall": steps,
         "steps_isolated_cpu": iso,
         "tokenize": {"seconds": tk.get("seconds"), "tokens": main_run["tokens"],
-                     "mb_s_of_kept_text": round(main_run["chars"]["kept"] * (nbytes / nchars) / 1e6
+                     "mb_s_of_kept_text": round(main_run["characters"]["kept"] * (nbytes / nchars) / 1e6
                                                 / tk["seconds"], 2) if tk.get("seconds") else None},
         "documents": main_run["documents"], "pii": main_run["pii"],
         "machine": f"{platform.machine()} 2 cores, shared with ~6 engineers while measured",

@@ -93,6 +93,7 @@ def test_accounting_rejects_and_masking(full_run, corpus_inputs):
     assert "<div>" not in joined and "이번 주말에는 전국적으로" in joined
     on_disk = json.loads((out / "stats.json").read_text())
     assert on_disk["documents"] == docs and on_disk["tokens"] == stats["tokens"] > 0
+    assert on_disk["characters"]["input"] > on_disk["characters"]["kept"] > 0
     for step in ("read", "nfc", "html", "whitespace", "repeats", "quality", "exact_dedup", "near_dedup", "pii"):
         assert "seconds" in stats["steps"][step] and stats["steps"][step]["docs_in"] > 0
 

@@ -747,7 +747,7 @@ def prepare(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: str | 
     pii_step = steps.get("pii", {})
     stats: dict[str, Any] = {
         "documents": {"input": read.get("records", 0), "kept": kept, "dropped": dict(sorted(dropped.items()))},
-        "chars": {"input": read.get("chars_out", 0), "kept": steps.get("write", {}).get("chars_out", 0)},
+        "characters": {"input": read.get("chars_out", 0), "kept": steps.get("write", {}).get("chars_out", 0)},
         "input_bytes": sum(Path(f).stat().st_size for f in files),
         "pii": {"acc": pii_step.get("pii:acc", 0), "rrn": pii_step.get("pii:rrn", 0),
                 "tel": pii_step.get("pii:tel", 0), "cards": pii_step.get("pii:card", 0),
@@ -779,7 +779,7 @@ def summary(stats: dict) -> str:
     lines = [f"documents: {d['input']:,} in, {d['kept']:,} kept, {sum(d['dropped'].values()):,} dropped"]
     for reason, n in sorted(d["dropped"].items(), key=lambda kv: -kv[1]):
         lines.append(f"  dropped {reason}: {n:,}")
-    lines.append(f"characters: {stats['chars']['input']:,} in, {stats['chars']['kept']:,} kept")
+    lines.append(f"characters: {stats['characters']['input']:,} in, {stats['characters']['kept']:,} kept")
     p = stats["pii"]
     lines.append(f"PII masked: tel {p['tel']:,}, rrn {p['rrn']:,}, acc {p['acc']:,} (cards {p['cards']:,})")
     if stats.get("tokens"):
