@@ -80,7 +80,7 @@ def test_prefix_reuse_equals_plain(sharp_model, batch_size, max_batch_tokens):
 
 
 def test_kobest_prefix_reuse_equals_plain(sharp_model, tokenizer, kobest_dir):
-    kw = dict(tasks="kobest_copa,kobest_hellaswag,kobest_boolq", shots="0,3", data_dir=kobest_dir, limit=8,
+    kw = dict(tasks="kobest_hellaswag,kobest_boolq", shots="0,2", data_dir=kobest_dir, limit=6,
               progress=False, return_samples=True)
     fast = evaluate_kobest(sharp_model, tokenizer, **kw)
     plain = evaluate_kobest(sharp_model, tokenizer, prefix_reuse=False, **kw)

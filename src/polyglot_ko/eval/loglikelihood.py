@@ -74,20 +74,17 @@ def _units(questions: Sequence[Question], max_length: int) -> list[_Unit]:
 
 
 def _batches(units: list[_Unit], batch_size: int, max_batch_tokens: int) -> Iterable[list[_Unit]]:
-    """Units sorted longest first, chunked so that (cached rows x padded length) stays within the budget."""
-    order = sorted(units, key=lambda u: (-(len(u.prefix) + max(len(c) for _, c in u.candidates)), u.question))
+    """Units sorted longest first, chunked so that rows x padded row length stays within the budget."""
+    def width(u: _Unit) -> int:
+        return len(u.prefix) + sum(len(c) - 1 for _, c in u.candidates)
+
     batch: list[_Unit] = []
-    rows = 0
-    width = 0
-    for u in order:
-        u_width = len(u.prefix) + max(len(c) for _, c in u.candidates)
-        new_rows = rows + len(u.candidates)
-        new_width = max(width, u_width)
-        if batch and (len(batch) >= batch_size or new_rows * new_width > max_batch_tokens):
+    for u in sorted(units, key=lambda u: (-width(u), u.question)):
+        # Sorted by width, the first unit of a batch is its widest: the padded size is len(batch) x that width.
+        if batch and (len(batch) >= batch_size or (len(batch) + 1) * width(batch[0]) > max_batch_tokens):
             yield batch
-            batch, rows, new_rows, new_width = [], 0, len(u.candidates), u_width
+            batch = []
         batch.append(u)
-        rows, width = new_rows, new_width
     if batch:
         yield batch
 
@@ -106,52 +103,80 @@ def _gather_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch
     return lp, greedy
 
 
+def _forward_packed(model, ids: torch.Tensor, position_ids: torch.Tensor, mask: torch.Tensor,
+                    first_out: int) -> torch.Tensor:
+    """Logits at positions [first_out, S) of a forward pass with an explicit [B, 1, S, S] attention mask.
+
+    Runs the model's own modules (`gpt_neox.embed_in`, each `GPTNeoXLayer`, `final_layer_norm`, `embed_out`);
+    the model's `forward` only builds causal/padding masks, and packing several candidates after one context
+    in a row needs a block mask.
+    """
+    from ..model import rotary_cos_sin
+
+    cfg = model.config
+    x = model.gpt_neox.embed_in(ids)
+    cos, sin = rotary_cos_sin(position_ids, cfg.rotary_ndims, cfg.rotary_emb_base, x.dtype)
+    for i, layer in enumerate(model.gpt_neox.layers):
+        x = layer(x, cos, sin, mask, None, i)
+    return model.embed_out(model.gpt_neox.final_layer_norm(x[:, first_out:]))
+
+
 @torch.inference_mode()
 def _score_batch(model, batch: list[_Unit], pad_id: int) -> list[tuple[int, int, float, bool]]:
+    """One forward pass for a batch of units: each row is [left padding | prefix | cand 1 | cand 2 | ...].
+
+    Candidate j's tokens (its continuation minus the last token) sit after the prefix with positions continuing
+    from the prefix, and attend to the prefix and to their own earlier tokens only, so each candidate sees
+    exactly the sequence prefix + candidate of the plain computation. The prefix runs once per row and nothing
+    is copied (a KV cache selected per candidate would copy the prefix's keys and values N times).
+    """
     device = model.embed_out.weight.device
-    P = max(len(u.prefix) for u in batch)
-    T = max(len(c) - 1 for u in batch for _, c in u.candidates)
     B = len(batch)
-    ids = torch.full((B, P), pad_id, dtype=torch.long)
-    mask = torch.zeros((B, P), dtype=torch.long)
+    P = max(len(u.prefix) for u in batch)
+    T = max(sum(len(c) - 1 for _, c in u.candidates) for u in batch)
+    S = P + T
+    ids = torch.full((B, S), pad_id, dtype=torch.long)
+    pos = torch.zeros((B, S), dtype=torch.long)
+    real = torch.zeros((B, S), dtype=torch.bool)
+    block = torch.full((B, S), -2, dtype=torch.long)  # -1 prefix, j candidate j, -2 padding
+    tgt = torch.zeros((B, T), dtype=torch.long)
+    spans = []  # (row, candidate index, continuation, offset of its suffix in [0, T))
     for b, u in enumerate(batch):
-        ids[b, P - len(u.prefix):] = torch.tensor(u.prefix)
-        mask[b, P - len(u.prefix):] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    padded = bool((mask == 0).any())
-    # Room for the candidates' tokens is reserved up front, so their pass never re-allocates the cache.
-    cache = model.allocate_cache(B, P + max(T, 0))
-    out = model(ids, attention_mask=mask if padded else None, past_key_values=cache, num_logits_to_keep=1)
-    first = out.logits[:, 0].float()  # [B, V]: predicts every candidate's first token
+        n = len(u.prefix)
+        ids[b, P - n:P] = torch.tensor(u.prefix)
+        pos[b, P - n:P] = torch.arange(n)
+        real[b, P - n:P] = True
+        block[b, P - n:P] = -1
+        off = 0
+        for j, (ci, cont) in enumerate(u.candidates):
+            k = len(cont) - 1
+            if k:
+                ids[b, P + off:P + off + k] = torch.tensor(cont[:-1])
+                tgt[b, off:off + k] = torch.tensor(cont[1:])
+                pos[b, P + off:P + off + k] = torch.arange(n, n + k)
+                real[b, P + off:P + off + k] = True
+                block[b, P + off:P + off + k] = j
+            spans.append((b, ci, cont, off))
+            off += k
+    idx = torch.arange(S)
+    causal = idx[None, :] <= idx[:, None]  # [S(q), S(k)]
+    same = (block[:, None, :] == -1) | (block[:, None, :] == block[:, :, None])  # key is prefix or own block
+    mask = causal[None] & real[:, None, :] & same
+    mask |= torch.eye(S, dtype=torch.bool)[None]  # padding queries see themselves only: finite, ignored
+    logits = _forward_packed(model, ids.to(device), pos.to(device), mask[:, None].to(device), P - 1)
+    first = logits[:, 0].float()  # position P-1 predicts every candidate's first token
     first_lp = first - first.logsumexp(-1, keepdim=True)
     first_greedy = first.argmax(-1)
-
-    rows = [(b, ci, cont) for b, u in enumerate(batch) for ci, cont in u.candidates]
+    if T:
+        lp_rest, greedy_rest = _gather_logprobs(logits[:, 1:], tgt.to(device))
     results = []
-    lp_rest = greedy_rest = None
-    if T > 0:
-        row_idx = torch.tensor([b for b, _, _ in rows], device=device)
-        sel = out.past_key_values.select(row_idx)
-        s_ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
-        s_tgt = torch.zeros((len(rows), T), dtype=torch.long)
-        s_mask = torch.zeros((len(rows), T), dtype=torch.long)
-        for r, (_, _, cont) in enumerate(rows):
-            n = len(cont) - 1
-            if n:
-                s_ids[r, :n] = torch.tensor(cont[:-1])
-                s_tgt[r, :n] = torch.tensor(cont[1:])
-                s_mask[r, :n] = 1
-        s_ids, s_tgt, s_mask = s_ids.to(device), s_tgt.to(device), s_mask.to(device)
-        full_mask = torch.cat([mask.index_select(0, row_idx), s_mask], dim=1)
-        logits = model(s_ids, attention_mask=full_mask, past_key_values=sel).logits
-        lp_rest, greedy_rest = _gather_logprobs(logits, s_tgt)
-    for r, (b, ci, cont) in enumerate(rows):
+    for b, ci, cont, off in spans:
         total = first_lp[b, cont[0]].item()
         greedy = bool(first_greedy[b].item() == cont[0])
-        n = len(cont) - 1
-        if n:
-            total += lp_rest[r, :n].sum().item()
-            greedy = greedy and bool(greedy_rest[r, :n].all().item())
+        k = len(cont) - 1
+        if k:
+            total += lp_rest[b, off:off + k].sum().item()
+            greedy = greedy and bool(greedy_rest[b, off:off + k].all().item())
         results.append((batch[b].question, ci, total, greedy))
     return results
 
