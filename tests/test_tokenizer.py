@@ -306,3 +306,14 @@ def test_incremental_decoder_on_random_byte_splits(tok, corpus_lines):
         chunks = _stream(tok, ids, rng)
         assert "".join(chunks) == tok.decode(ids) == text
         assert not any("\ufffd" in c for c in chunks)
+
+
+def test_hub_id_goes_through_the_hub(tok):
+    # Offline (as here): a one-line error saying how to get the files. Online or cached: the released model's
+    # tokenizer, which must then be the 62ce27a file we match (same fingerprint).
+    try:
+        hub = load_tokenizer("EleutherAI/polyglot-ko-1.3b")
+    except UserError as e:
+        assert "EleutherAI/polyglot-ko-1.3b" in str(e) and "\n" not in str(e)
+    else:
+        assert hub.special_ids == tok.special_ids and hub.fingerprint == tok.fingerprint
