@@ -189,8 +189,6 @@ def build() -> tuple[list[dict], dict]:
         src = by_id[original]
         add(src["source"], near_duplicate(src["text"], rng), near_duplicate_of=original, origin="near-duplicate")
 
-    for note in annotations.values():
-        note.setdefault("origin", "handwritten")
     rng.shuffle(records)
     return records, annotations
 
