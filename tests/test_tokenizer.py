@@ -237,6 +237,18 @@ def test_special_tokens_map_from_another_release_is_refused(tmp_path, reference_
         load_tokenizer(folder)
 
 
+def test_tokens_added_after_the_pii_tokens_are_allowed(tmp_path, tok):
+    backend = type(tok.backend).from_str(tok.backend.to_str())
+    from tokenizers import AddedToken
+
+    backend.add_special_tokens([AddedToken("<|im_start|>", special=True, normalized=False)])
+    backend.save(str(tmp_path / "tokenizer.json"))
+    extended = load_tokenizer(tmp_path)
+    assert extended.vocab_size == 30004 and extended.padded_vocab_size == 30080
+    assert extended.special_ids == tok.special_ids
+    assert extended.encode("a<|im_start|>b")[1] == 30003
+
+
 def test_load_accepts_a_tokenizer_json_path(reference_tokenizer_dir, tok):
     assert load_tokenizer(reference_tokenizer_dir / "tokenizer.json").fingerprint == tok.fingerprint
 

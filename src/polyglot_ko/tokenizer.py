@@ -6,7 +6,8 @@ checks that its special tokens sit where Polyglot-Ko's models expect them:
 
     <pad> 0, <eos> 1, <|endoftext|> 2, <|sep|> 3, BPE vocabulary, then <|acc|> N, <|tel|> N+1, <|rrn|> N+2
 
-(released file: N = 30000, so 30003 ids). The model has more embedding rows than the tokenizer has ids (30080,
+(released file: N = 30000, so 30003 ids; further added tokens after the PII ones are allowed and counted in
+`vocab_size`). The model has more embedding rows than the tokenizer has ids (30080,
 padded to a multiple of 128); `vocab_size` and `padded_vocab_size` are two separate attributes, and
 `mask_invalid_logits` is what samplers call so that an id >= `vocab_size` can never be produced.
 
@@ -40,8 +41,8 @@ MORPHEME_BOUNDARY = "\u0cf1"
 PAD_MULTIPLE = 128
 MODEL_MAX_LENGTH = 2048
 
-_LAYOUT = ("Polyglot-Ko's layout is <pad> 0, <eos> 1, <|endoftext|> 2, <|sep|> 3, the BPE vocabulary, "
-           "then <|acc|> <|tel|> <|rrn|> as the last three ids")
+_LAYOUT = ("Polyglot-Ko's layout is <pad> 0, <eos> 1, <|endoftext|> 2, <|sep|> 3, the BPE vocabulary of N entries, "
+           "then <|acc|> N, <|tel|> N+1, <|rrn|> N+2")
 
 
 class InvalidTokenIdError(UserError, ValueError):
@@ -155,7 +156,8 @@ class PolyglotTokenizer:
                             f"{max(vocab.values(), default=-1)}); the file is damaged, re-save or retrain it")
         added = b.get_added_tokens_decoder()
         expected = {tok: i for i, tok in enumerate(FIXED_SPECIAL_TOKENS.values())}
-        expected.update({tok: n - 3 + i for i, tok in enumerate(PII_TOKENS.values())})
+        bpe = b.get_vocab_size(with_added_tokens=False)  # PII tokens follow the BPE vocabulary (30000 released)
+        expected.update({tok: bpe + i for i, tok in enumerate(PII_TOKENS.values())})
         for tok, want in expected.items():
             got = vocab.get(tok)
             if got != want:
