@@ -184,7 +184,7 @@ def pick(rng: random.Random, bank: list[str], k: int) -> list[str]:
 NEWS_TOPICS = {
     "festival": {
         "head": ["{city} {district}, 이번 주말 '{fest}' 개막", "{fest} {days}일간 열린다… 체험 행사 풍성",
-                 "{city}의 가을을 즐기는 {fest}, 올해는 더 커졌다", "{district} {fest} 앞두고 교통 통제 안내"],
+                 "{city}의 대표 축제 {fest}, 올해는 더 커졌다", "{district} {fest} 앞두고 교통 통제 안내"],
         "lead": ["{city} {district}{district_josa} 이번 주 금요일부터 {days}일 동안 {place_name} 일대에서 {fest}{fest_josa} 연다고 밝혔다.",
                  "지역의 대표 축제인 {fest}{fest_josa2} 올해로 {nth}회째를 맞아 {place_name}에서 막을 올린다.",
                  "{fest}{fest_josa2} 코로나 이후 처음으로 예전 규모를 되찾아 {days}일간 열린다."],
@@ -203,11 +203,12 @@ NEWS_TOPICS = {
                   "축제 기간 대중교통을 이용해 달라는 당부도 나왔다."],
     },
     "fire": {
-        "head": ["{city} {district} {building}서 불… {n}명 연기 흡입", "{city} 주택가 화재, 이웃 신고로 큰 피해 막아",
+        "head": ["{city} {district} {building}서 불… {n}명 연기 흡입", "{city} {building} 화재, 이웃 신고로 큰 피해 막아",
                  "새벽 {district} {building} 화재… 주민 수십 명 대피", "{district} {building} 불, {minutes}분 만에 꺼져"],
         "lead": ["{date} 오전 {hour}시쯤 {city} {district}의 한 {building}에서 불이 나 {minutes}분 만에 꺼졌다.",
                  "{date} 새벽 {city} {district}의 {building}에서 불이 나 주민들이 한밤중에 대피하는 소동이 벌어졌다.",
                  "{date} 오후 {hour}시쯤 {city} {district}의 {building}에서 연기가 난다는 신고가 소방서에 접수됐다."],
+        "match": {0: [0, 1, 3], 1: [1, 2], 2: [0, 1]},  # lead index -> the headlines that fit it
         "detail": ["이 불로 {n}명이 연기를 마셔 인근 병원에서 치료를 받았다.", "다행히 크게 다친 사람은 없는 것으로 알려졌다.",
                    "불은 건물 일부와 집기 등을 태워 소방서 추산 {damage}만 원의 재산 피해를 냈다.",
                    "소방 당국은 차량 {trucks}대와 인력 {firefighters}명을 동원해 불을 껐다.",
@@ -225,13 +226,15 @@ NEWS_TOPICS = {
         "head": ["새벽 {district} 교차로서 차량 추돌, {n}명 부상", "{city} 도심 도로서 버스와 승용차 충돌",
                  "{district} 터널 안 연쇄 추돌… 출근길 정체", "빗길 {city} 외곽 도로서 화물차 미끄러져"],
         "lead": ["{date} 새벽 {city} {district}의 교차로에서 승용차와 화물차가 부딪히는 사고가 났다.",
-                 "{date} 오전 {hour}시쯤 {city} {district}의 도로에서 시내버스와 승용차가 충돌했다.",
-                 "{date} 출근 시간에 {city} {district}의 터널 안에서 차량 {trucks}대가 잇따라 부딪혔다."],
+                 "{date} 오전 {rush}시쯤 {city} {district}의 도로에서 시내버스와 승용차가 충돌했다.",
+                 "{date} 출근 시간에 {city} {district}의 터널 안에서 차량 {trucks}대가 잇따라 부딪혔다.",
+                 "{date} 밤 {city} 외곽 도로에서 빗길에 미끄러진 화물차가 가드레일을 들이받았다."],
+        "match": {0: [0], 1: [1], 2: [2], 3: [3]},
         "detail": ["이 사고로 운전자와 승객 등 {n}명이 다쳐 병원으로 옮겨졌다.", "다행히 크게 다친 사람은 없는 것으로 알려졌다.",
                    "사고 여파로 출근길 차량이 한 시간 넘게 정체를 빚었다.",
                    "사고 당시 도로는 밤사이 내린 비로 젖어 있었던 것으로 전해졌다.",
                    "경찰은 사고 차량을 견인하고 한 개 차로를 통제한 채 현장을 정리했다.",
-                   "버스에 타고 있던 승객들은 다른 버스로 옮겨 타고 목적지로 이동했다."],
+                   "사고 현장을 지나던 시민들이 부상자를 돕기도 했다."],
         "quote": ["경찰은 운전자들을 상대로 신호 위반 여부를 확인하고 있다.", "경찰은 정확한 사고 원인을 조사하고 있다.",
                   "경찰은 운전자가 졸음운전을 했을 가능성도 살펴보고 있다."],
         "close": ["경찰은 주변 폐쇄회로 텔레비전 영상과 블랙박스 영상을 확보해 분석할 계획이다.",
@@ -243,13 +246,14 @@ NEWS_TOPICS = {
         "lead": ["{city}{city_josa} 다음 달부터 {target}{target_josa} 대상으로 {program}{program_josa} 시행한다고 밝혔다.",
                  "{city} {district}{district_josa} 올해 {budget}억 원을 들여 {program}{program_josa} 추진한다.",
                  "{target}의 생활 부담을 덜기 위한 {program}{program_josa2} {city}에서 시작된다."],
+        "match": {0: [0, 2], 1: [1, 3], 2: [0, 2]},
         "detail": ["지원 대상은 {city}에 주민등록을 둔 {target}이며, 신청은 주민센터나 온라인으로 할 수 있다.",
                    "시는 올해 {n}천 명을 지원하고 반응이 좋으면 내년에 대상을 늘릴 계획이다.",
                    "신청자가 많으면 소득 수준과 가구 상황을 고려해 우선순위를 정한다.",
                    "지원금은 지역 화폐로 지급되어 동네 가게에서 쓸 수 있다.",
                    "시는 이번 사업을 위해 관련 조례를 개정하고 전담 부서를 새로 만들었다.",
                    "신청 서류가 복잡하다는 지적에 따라 이번에는 신분증만 있으면 신청할 수 있도록 절차를 줄였다.",
-                   "지난해 시범 사업에 참여한 주민의 만족도는 {percent}퍼센트로 높게 나타났다."],
+                   "지난해 시범 사업에 참여한 주민의 만족도는 {satisfaction}퍼센트로 높게 나타났다."],
         "quote": ["시장은 \"시민들이 실제로 체감할 수 있는 정책이 되도록 꼼꼼히 챙기겠다\"고 말했다.",
                   "사업을 맡은 과장은 \"도움이 필요한 분들이 몰라서 신청하지 못하는 일이 없도록 홍보에 힘쓰겠다\"고 밝혔다.",
                   "한 시민 단체는 \"취지는 좋지만 일회성 지원에 그쳐서는 안 된다\"는 의견을 냈다."],
@@ -279,6 +283,7 @@ NEWS_TOPICS = {
         "lead": ["{city} 시립 미술관이 지역 작가 {n}명의 작품을 모은 기획전 '{exhibit}'{exhibit_josa} {date}부터 연다.",
                  "{district} 문화회관이 주민들이 직접 찍은 사진을 모은 전시 '{exhibit}'{exhibit_josa} 이번 달 말까지 연다.",
                  "동네 작은 도서관에서 '{exhibit}'{exhibit_josa2} 주제로 한 사진 전시가 열리고 있다."],
+        "match": {0: [0, 3], 1: [2], 2: [1]},
         "detail": ["전시에는 회화와 사진, 설치 작품 등 {works}여 점이 나온다.",
                    "작품들은 작가들이 오랫동안 살아온 동네의 풍경과 사람들을 담고 있다.",
                    "관람료는 무료이며, 주말에는 작가와 함께하는 해설 프로그램이 운영된다.",
@@ -286,7 +291,7 @@ NEWS_TOPICS = {
                    "전시장 한쪽에는 관람객이 직접 그림을 그려 벽에 붙일 수 있는 참여 공간도 마련됐다.",
                    "평일에는 단체 관람을 미리 신청한 학교와 복지관을 위해 오전 시간을 따로 비워 둔다."],
         "quote": ["참여 작가는 \"매일 지나치던 골목이 누군가에게는 특별한 장소라는 걸 보여 주고 싶었다\"고 말했다.",
-                  "미술관 관계자는 \"가족 단위 관람객이 부담 없이 즐길 수 있는 전시\"라고 소개했다.",
+                  "전시 관계자는 \"가족 단위 관람객이 부담 없이 즐길 수 있는 전시\"라고 소개했다.",
                   "전시를 기획한 큐레이터는 \"그림을 통해 이웃과 만나는 시간이 되었으면 한다\"고 밝혔다."],
         "close": ["전시는 다음 달 말까지 이어진다.", "월요일은 휴관한다.", "단체 관람은 전화로 미리 예약해야 한다."],
     },
@@ -296,10 +301,10 @@ NEWS_SLOTS = {
              "전어 축제", "옛길 걷기 축제", "책 읽는 거리 축제", "연등 축제"],
     "place_name": ["강변 공원", "시청 광장", "옛 도심 거리", "해수욕장", "종합운동장", "수목원", "전통시장 일대", "호수 공원"],
     "building": ["상가 건물", "식당", "다세대 주택", "공장", "아파트", "창고"],
-    "program": ["청년 월세 지원", "어르신 병원 동행 서비스", "아동 급식 카드 확대", "소상공인 전기요금 지원",
-                "1인 가구 안부 확인 서비스", "공공 심야 약국", "반려동물 진료비 지원", "출산 가정 산후조리비 지원",
-                "어린이 무료 수영 강습", "경로당 점심 지원", "전통시장 배달 서비스", "공유 자전거 무료 이용"],
-    "target": ["청년", "어르신", "소상공인", "한부모 가정", "1인 가구", "초등학생 자녀를 둔 가정", "장애인 가구"],
+    "program": ["청년 월세 지원|청년", "어르신 병원 동행 서비스|어르신", "아동 급식 카드 확대|결식 우려 아동",
+                "소상공인 전기요금 지원|소상공인", "1인 가구 안부 확인 서비스|1인 가구", "반려동물 진료비 지원|반려 가구",
+                "출산 가정 산후조리비 지원|출산 가정", "어린이 무료 수영 강습|초등학생", "경로당 점심 지원|어르신",
+                "장애인 이동 지원 확대|장애인", "한부모 가정 양육비 지원|한부모 가정", "공유 자전거 무료 이용|청소년"],
     "item": ["배추", "사과", "달걀", "대파", "고등어", "쌀", "양파", "무", "감자", "배", "돼지고기", "우유"],
     "exhibit": ["골목의 시간", "우리 동네 사계절", "바다를 그리다", "할머니의 손", "오래된 가게들", "빛과 그림자",
                 "여름밤의 정원", "아이들의 눈으로 본 세상", "기억의 정원", "강물이 흐르는 마을"],
@@ -311,13 +316,15 @@ def gen_news(rng: random.Random) -> str:
     t = NEWS_TOPICS[topic]
     city, district = place(rng)
     slots = {k: rng.choice(v) for k, v in NEWS_SLOTS.items()}
+    slots["program"], slots["target"] = slots["program"].split("|")  # each programme with the people it serves
     y, m, d = date_parts(rng)
     slots.update(city=city, district=district, days=str(rng.randint(2, 10)), nth=str(rng.randint(3, 30)),
                  booths=str(rng.randint(20, 120)), parks=str(rng.randint(3, 12)), visitors=str(rng.randint(3, 60)),
                  n=str(rng.randint(2, 9)), date=f"{m}월 {d}일", hour=str(rng.randint(1, 11)),
                  minutes=str(rng.randint(20, 90)), damage=str(rng.randrange(500, 9000, 100)), trucks=str(rng.randint(8, 40)),
                  firefighters=str(rng.randint(30, 120)), budget=str(rng.randint(5, 300)), percent=str(rng.randint(8, 60)),
-                 percent2=str(rng.randint(5, 25)), works=str(rng.randrange(30, 200, 10)))
+                 percent2=str(rng.randint(5, 25)), satisfaction=str(rng.randint(72, 96)),
+                 rush=str(rng.randint(7, 9)), works=str(rng.randrange(30, 200, 10)))
     # particles that depend on the slot value
     for key, pair, name in [("district", "은/는", "district_josa"), ("fest", "을/를", "fest_josa"),
                             ("fest", "이/가", "fest_josa2"), ("city", "은/는", "city_josa"),
@@ -327,7 +334,9 @@ def gen_news(rng: random.Random) -> str:
         slots[name] = josa(slots[key], pair)[len(slots[key]):]
     details = [fill(s, **slots) for s in pick(rng, t["detail"], rng.randint(3, 5))]
     split = rng.randint(1, 2)
-    parts = [fill(rng.choice(t["head"]), **slots), "", fill(rng.choice(t["lead"]), **slots) + " " + " ".join(details[:split])]
+    lead = rng.randrange(len(t["lead"]))
+    heads = [t["head"][i] for i in t.get("match", {}).get(lead, range(len(t["head"])))]
+    parts = [fill(rng.choice(heads), **slots), "", fill(t["lead"][lead], **slots) + " " + " ".join(details[:split])]
     parts.append(" ".join(details[split:]))
     parts.append(fill(rng.choice(t["quote"]), **slots) + " " + fill(rng.choice(t["close"]), **slots))
     reporter = person(rng)
