@@ -329,3 +329,11 @@ def test_hub_id_goes_through_the_hub(tok):
         assert "EleutherAI/polyglot-ko-1.3b" in str(e) and "\n" not in str(e)
     else:
         assert hub.special_ids == tok.special_ids and hub.fingerprint == tok.fingerprint
+
+
+def test_lone_surrogates_get_a_clear_error(tok):
+    # JSON escapes such as "\ud800" give Python strings that are not valid Unicode text.
+    with pytest.raises(ValueError, match="lone surrogate U\\+D800 at character 1"):
+        tok.encode("a\ud800b")
+    with pytest.raises(ValueError, match="text 1 contains a lone surrogate"):
+        tok.encode_batch(["ok", "a\udfffb"])

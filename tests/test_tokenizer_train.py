@@ -199,6 +199,12 @@ def test_cli_trains_and_reports_bad_input(tmp_path, train_file, capsys):
     assert not (tmp_path / "x").exists()
 
 
+def test_lone_surrogates_in_training_text_are_replaced(tmp_path):
+    tok = train_tokenizer(["가나\ud800다 라마"] * 5 + ["가나다 라마"] * 5, tmp_path / "t", vocab_size=300,
+                          morpheme_aware=True, show_progress=False)
+    assert tok.decode(tok.encode("가나다 라마")) == "가나다 라마"
+
+
 def test_empty_input_is_a_user_error(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n", encoding="utf-8")

@@ -23,6 +23,7 @@ import codecs
 import hashlib
 import json
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -77,6 +78,18 @@ def _token_bytes(token: str) -> bytes:
         return bytes(_CHAR_TO_BYTE[c] for c in token)
     except KeyError:
         return token.encode("utf-8")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _raise_if_surrogates(texts: Sequence[str]) -> None:
+    for i, t in enumerate(texts):
+        m = _SURROGATE.search(t)
+        if m:
+            raise ValueError(f"text {i} contains a lone surrogate U+{ord(m.group()):04X} at character {m.start()}, "
+                             f"which is not valid Unicode; clean it first, e.g. "
+                             f"text.encode('utf-8', 'replace').decode('utf-8')")
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -192,7 +205,11 @@ class PolyglotTokenizer:
         """Token ids of `text`, no special tokens added."""
         if not isinstance(text, str):
             raise TypeError(f"encode expects a str, got {type(text).__name__}")
-        return self._backend.encode(text, add_special_tokens=False).ids
+        try:
+            return self._backend.encode(text, add_special_tokens=False).ids
+        except TypeError:
+            _raise_if_surrogates([text])
+            raise
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         """`encode` for many texts at once, in parallel on all cores (Rust threads)."""
@@ -200,7 +217,11 @@ class PolyglotTokenizer:
         for t in texts:
             if not isinstance(t, str):
                 raise TypeError(f"encode_batch expects str items, got {type(t).__name__}")
-        return [e.ids for e in self._backend.encode_batch_fast(texts, add_special_tokens=False)]
+        try:
+            return [e.ids for e in self._backend.encode_batch_fast(texts, add_special_tokens=False)]
+        except TypeError:
+            _raise_if_surrogates(texts)
+            raise
 
     def tokenize(self, text: str) -> list[str]:
         """The byte-level token strings of `text` (for inspection)."""

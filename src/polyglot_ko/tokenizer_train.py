@@ -193,8 +193,13 @@ def _check_strings(texts: Iterable) -> Iterator[str]:
         yield t
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _limit(texts: Iterable[str], max_chars: int | None, counter: dict, bar) -> Iterator[str]:
     for t in texts:
+        if _SURROGATE.search(t):  # lone surrogates (from JSON escapes) cannot be encoded as UTF-8
+            t = _SURROGATE.sub("\ufffd", t)
         if max_chars is not None and counter["chars"] >= max_chars:
             break
         if max_chars is not None and counter["chars"] + len(t) > max_chars:
