@@ -681,7 +681,14 @@ def _check_config(out: Path, config: dict) -> None:
     if path.exists():
         old = json.loads(path.read_text())
         if old != config:
-            changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+            def flat(d: dict, prefix: str = "") -> dict:
+                out = {}
+                for k, v in d.items():
+                    out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+                return out
+
+            a, b = flat(old), flat(config)
+            changed = sorted(k.split("options.", 1)[-1] for k in set(a) | set(b) if a.get(k) != b.get(k))
             raise UserError(f"{out}: was prepared with different settings ({', '.join(changed)}); resume with "
                             f"the same options (--tasks defaults to --workers), use a new --out folder, or "
                             f"--overwrite to start over")
