@@ -195,7 +195,7 @@ def run_quickstart(out: str | Path = "quickstart-out", corpus: Optional[list[str
         from .tokenizer_train import train_tokenizer
 
         tok = train_tokenizer(_clean_files(data_dir), tok_dir, vocab_size=size.vocab_size,
-                              max_chars=None)
+                              max_chars=None, analysis="word")
         return {"vocab_size": tok.vocab_size, "padded_vocab_size": tok.padded_vocab_size,
                 "special_ids": tok.special_ids, "fingerprint": tok.fingerprint}
 
