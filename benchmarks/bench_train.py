@@ -9,8 +9,8 @@ written as a real indexed dataset), one optimizer step = the recipe's global bat
 - ours: `polyglot_ko.train.loop.Trainer.train_step`, the code `polyglot-ko pretrain` runs (blocks of our model,
   fused chunked output-layer + cross-entropy, fused AdamW on CPU, clipping);
 - ours + compile (with --compile): the same with `parallel.compile=true` (torch.compile per block);
-- transformers: `GPTNeoXForCausalLM(GPTNeoXConfig(**config.to_hf_dict()))` (default sdpa attention),
-  `model(input_ids, labels=input_ids).loss.backward()` per micro-batch, `clip_grad_norm_`, `torch.optim.AdamW`
+- transformers: `GPTNeoXForCausalLM(GPTNeoXConfig(**config.to_hf_dict()))` (default sdpa attention), our initial
+  weights, `model(input_ids, labels=..., shift_labels=next tokens).loss.backward()` per micro-batch, `clip_grad_norm_`, `torch.optim.AdamW`
   with the same hyper-parameters and weight-decay groups (PyTorch's default implementation).
 
 The variants alternate step by step, `--steps` times after 2 warm-up steps each; the median step time is kept.
@@ -60,7 +60,10 @@ def hf_side(trainer: Trainer):
 
     hf_cfg = GPTNeoXConfig(**{k: v for k, v in trainer.model_config.to_hf_dict().items() if k != "polyglot_ko"})
     model = GPTNeoXForCausalLM(hf_cfg)
-    model.load_state_dict(trainer.model.state_dict(), strict=False)
+    state = trainer.model.state_dict()
+    if hasattr(model, "lm_head"):  # transformers 5 names GPT-NeoX's output layer lm_head (embed_out on disk)
+        state["lm_head.weight"] = state.pop("embed_out.weight")
+    model.load_state_dict(state, strict=True)
     model.train()
     o = trainer.cfg.optim
     decay = [p for p in model.parameters() if p.ndim >= 2]
@@ -72,9 +75,10 @@ def hf_side(trainer: Trainer):
         total = 0.0
         for b in batches:
             ids = b[:, :-1]
-            loss = model(input_ids=ids, labels=ids).loss
+            # the same targets as ours (every next token of the seq_len + 1 sample)
+            loss = model(input_ids=ids, labels=ids, shift_labels=b[:, 1:].contiguous()).loss
             (loss / len(batches)).backward()
-            total += float(loss)
+            total += float(loss.detach())
         torch.nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
         opt.step()
         opt.zero_grad(set_to_none=True)

@@ -51,6 +51,7 @@ def cli_args(kw: dict) -> list[str]:
     return args + [f"{k}={v}" for k, v in kw.items()]
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:torch.distributed is disabled")
 def test_loss_decreases_and_mid_training_export_loads_in_transformers(tmp_path, train_data_dir, reference_tokenizer_dir):
     transformers = pytest.importorskip("transformers")
@@ -88,6 +89,14 @@ def test_loss_decreases_and_mid_training_export_loads_in_transformers(tmp_path, 
     ids = torch.tensor([tok("대한민국의 수도는 서울이다. 영화가 정말 재미있었어요")["input_ids"]])
     with torch.no_grad():
         torch.testing.assert_close(hf(ids).logits, ours.model.eval()(ids).logits, rtol=1e-5, atol=1e-5)
+    # On request, from the checkpoint alone (CLI): the same weights.
+    p = cli(["--export-hf", out / "checkpoints" / "step_000020", "--out", tmp_path / "exported"])
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    again = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "exported", dtype=torch.float32)
+    assert (tmp_path / "exported" / "tokenizer.json").is_file()  # the recipe's tokenizer, from meta.json
+    with torch.no_grad():
+        assert torch.equal(again(ids).logits, hf(ids).logits)
     # and it is not the final model: training went on after step 20
     final = transformers.AutoModelForCausalLM.from_pretrained(out / "model", dtype=torch.float32)
     with torch.no_grad():
@@ -133,6 +142,8 @@ def test_kill9_mid_checkpoint_and_sigterm_then_resume_is_bitwise_identical(tmp_p
     recs = read_metrics(out / "metrics.jsonl")
     key = lambda rs: [(r["step"], r.get("split"), r["loss"], r.get("grad_norm")) for r in rs]
     assert key(recs) == key(ref_recs)
+    # keep_last=2: only the two newest checkpoints remain
+    assert [s for s, _ in list_checkpoints(out / "checkpoints")] == [saved[-1], 12]
 
 
 def test_bad_configs_fail_before_training(tmp_path, train_data_dir, other_tokenizer_data, reference_tokenizer_dir):

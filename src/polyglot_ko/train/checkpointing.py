@@ -198,3 +198,36 @@ def export_hf(root: torch.nn.Module, model_config, folder: Path, tokenizer: Any,
 def agree(value, info: DistInfo):
     """Rank 0's value on every rank."""
     return broadcast_object(value) if info.distributed else value
+
+
+def export_checkpoint(checkpoint: str | Path, dest: str | Path, tokenizer: Any = None) -> Path:
+    """Write a Hugging Face model folder from a training checkpoint folder, in one process, on request.
+
+    tokenizer: a tokenizer object or folder/hub id; default: the `tokenizer` of the run's recipe, if any.
+    """
+    import torch.distributed.checkpoint as dcp
+
+    from ..checkpoint import save_model
+    from ..config import ModelConfig
+    from ..model import GPTNeoXForCausalLM
+    from .loss import CausalLMTrainingModule
+
+    checkpoint = Path(checkpoint)
+    if not (checkpoint / META).is_file() or not (checkpoint / ".metadata").is_file():
+        raise UserError(f"{checkpoint}: not a complete training checkpoint (no meta.json/.metadata); pass "
+                        f"RUN/checkpoints/step_NNNNNN")
+    meta = json.loads((checkpoint / META).read_text(encoding="utf-8"))
+    config = ModelConfig.from_hf_dict(meta["model"], source=str(checkpoint / META))
+    root = CausalLMTrainingModule(GPTNeoXForCausalLM(config))
+    state = {"model": root.state_dict()}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*assuming the intent is to")
+        dcp.load(state, checkpoint_id=str(checkpoint), no_dist=True)
+    root.load_state_dict(state["model"])
+    if tokenizer is None:
+        tokenizer = (meta.get("config") or {}).get("tokenizer")
+    if isinstance(tokenizer, (str, Path)):
+        from ..tokenizer import load_tokenizer
+
+        tokenizer = load_tokenizer(tokenizer)
+    return save_model(root.model, dest, tokenizer=tokenizer)

@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int, help="train.max_steps")
     parser.add_argument("--save-every", type=int, help="checkpoint.save_every")
     parser.add_argument("--resume", help="checkpoint.resume: auto | never | CHECKPOINT_FOLDER")
+    parser.add_argument("--export-hf", metavar="CHECKPOINT",
+                        help="only write a Hugging Face model folder from RUN/checkpoints/step_N to --out, then exit")
     parser.add_argument("--print-config", action="store_true", help="print the resolved recipe as YAML and exit")
     parser.add_argument("overrides", nargs="*", metavar="section.key=value", help="any recipe value")
 
@@ -50,6 +52,14 @@ def _split_overrides(paths, overrides):
 def run(args: argparse.Namespace) -> int:
     from .config import apply_overrides, dump_recipe, load_recipe
 
+    if args.export_hf:
+        from ..errors import UserError
+        from .checkpointing import export_checkpoint
+
+        if not args.out:
+            raise UserError("--export-hf needs --out DEST (the Hugging Face folder to write)")
+        print(export_checkpoint(args.export_hf, args.out, tokenizer=args.tokenizer))
+        return 0
     args.data = _split_overrides(args.data, args.overrides)
     args.valid_data = _split_overrides(args.valid_data, args.overrides)
 
