@@ -70,3 +70,39 @@ def test_adapter_cli(lm_eval_runs, sharp_model_dir, tmp_path, capsys):
     assert "kobest_copa" in printed and "polyglot-ko" in printed
     files = list(out.rglob("results*.json"))
     assert files and json.loads(files[0].read_text())["results"]["kobest_copa"]["acc,none"] >= 0
+
+
+class _Req:
+    def __init__(self, *args):
+        self.args = args
+
+
+def test_adapter_rolling_and_generation(sharp_model_dir, sharp_model, tokenizer):
+    """loglikelihood_rolling equals our perplexity's per-document NLL (documents shorter than the window);
+    generate_until equals transformers' greedy decoding cut at the stop string."""
+    from transformers import AutoModelForCausalLM
+
+    from polyglot_ko.eval.lm_eval_adapter import PolyglotKoLM
+    from polyglot_ko.eval.perplexity import per_document_nll
+
+    lm = PolyglotKoLM(pretrained=str(sharp_model_dir))
+    texts = ["안녕하세요. 반갑습니다.", "한국어 언어 모델을 평가한다. 문장이 조금 더 길다."]
+    rolling = lm.loglikelihood_rolling([_Req(t) for t in texts], disable_tqdm=True)
+    ref = per_document_nll(sharp_model, [tokenizer.encode(t) for t in texts], context=512, stride=512)
+    assert rolling == pytest.approx([-x for x in ref], abs=TOL)
+
+    hf = AutoModelForCausalLM.from_pretrained(sharp_model_dir, dtype="float32").eval()
+    prompt = "오늘 날씨는"
+    ids = tokenizer.encode(prompt)
+    import torch
+
+    with torch.no_grad():
+        greedy = hf.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False, eos_token_id=None,
+                             pad_token_id=0)[0, len(ids):].tolist()
+    full = tokenizer.decode(greedy)
+    (text,) = lm.generate_until([_Req(prompt, {"until": [], "max_gen_toks": 12})], disable_tqdm=True)
+    assert text == full and len(text) > 0
+    stop = full[len(full) // 2:len(full) // 2 + 1]
+    if stop.strip():
+        (cut,) = lm.generate_until([_Req(prompt, {"until": [stop], "max_gen_toks": 12})], disable_tqdm=True)
+        assert cut == full.split(stop)[0]
