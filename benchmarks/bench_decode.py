@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -174,6 +175,7 @@ def main() -> int:
                      "threads": torch.get_num_threads(), "torch": torch.__version__,
                      "transformers": transformers.__version__, "machine": platform.processor() or platform.machine(),
                      "note": "shared 2-core machine; compare ratios within this run only",
+                     "load_average_at_start": os.getloadavg()[0],
                      "copy_bandwidth_GBps": bw / 1e9, "decode_weight_bytes": weight_bytes,
                      "floor_ms_per_step": floor_ms, "batches": {}}
     for B in args.batch:
@@ -256,6 +258,7 @@ def main() -> int:
         results["batches"][str(B)] = row
         print(json.dumps(row, indent=1), flush=True)
 
+    results["load_average_at_end"] = os.getloadavg()[0]
     out = Path(args.out)
     existing = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
     existing[args.preset] = results
@@ -273,6 +276,8 @@ def render_md(all_results: dict) -> str:
     for preset, r in all_results.items():
         lines += [f"## {preset} ({r['parameters']:,} parameters), prompt {r['prompt_tokens']}, "
                   f"{r['new_tokens']} new tokens, {r['threads']} threads", "",
+                  f"1-min load average {r.get('load_average_at_start', float('nan')):.1f} at start, "
+                  f"{r.get('load_average_at_end', float('nan')):.1f} at end (other engineers' jobs share the memory bus). "
                   f"Copy bandwidth {r['copy_bandwidth_GBps']:.1f} GB/s; a decode step reads "
                   f"{r['decode_weight_bytes'] / 1e9:.3f} GB of weights: floor {r['floor_ms_per_step']:.1f} ms/step.", "",
                   "| batch | prefill tok/s ours / HF | decode tok/s: ours loop | ours fast loop | HF loop | ours generate "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -118,6 +119,7 @@ def main() -> int:
     save_model(build_model(args.preset, seed=0), tmp / "model", tokenizer=tok)
     results = {"preset": args.preset, "requests": args.requests, "max_tokens": args.max_tokens,
                "threads": torch.get_num_threads(), "note": "shared 2-core machine; compare ratios within this run",
+               "load_average_at_start": os.getloadavg()[0],
                "runs": []}
     limits = ServerLimits(max_queue=4 * args.requests, max_tokens=max(512, args.max_tokens))
     for mode, batch in (("continuous batching", 16), ("one at a time", 1)):
@@ -136,12 +138,14 @@ def main() -> int:
     results["throughput_ratio_batching_vs_one_at_a_time"] = {
         str(c): by[("continuous batching", c)]["tokens_per_s"] / by[("one at a time", c)]["tokens_per_s"]
         for c in args.concurrency}
+    results["load_average_at_end"] = os.getloadavg()[0]
     out = Path(args.out)
     atomic_write_json(out.with_suffix(".json"), results)
     lines = ["# Server benchmark (benchmarks/bench_serve.py)", "",
              f"`{args.preset}` preset (random weights, float32), {args.requests} streaming completions of "
              f"{args.max_tokens} tokens each (greedy), real uvicorn on 127.0.0.1, {results['threads']} torch threads, "
-             "shared 2-core CPU. \"one at a time\" = the same server with max_batch_size 1.", "",
+             f"shared 2-core CPU (1-min load average {results['load_average_at_start']:.1f} at start, "
+             f"{results['load_average_at_end']:.1f} at end). \"one at a time\" = the same server with max_batch_size 1.", "",
              "| mode | clients | tokens/s | latency p50 / p90 / p99 (s) | TTFT p50 / p90 (s) | largest batch |",
              "|---|---|---|---|---|---|"]
     for r in results["runs"]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import sys
 
 import pytest
@@ -83,12 +82,3 @@ def test_user_errors_are_one_line(tiny_model_dir, tmp_path, capsys, monkeypatch)
     bad.write_text('{"text": "x"}\n')
     assert main(["generate", "--model", str(tiny_model_dir), "--file", str(bad)]) == 2
     assert "line 1" in capsys.readouterr().err
-
-
-def test_console_script_runs(tiny_model_dir, gen):
-    r = subprocess.run([sys.executable, "-m", "polyglot_ko.cli", "generate", "--model", str(tiny_model_dir),
-                        "--threads", "1", "--max-new-tokens", "4", "--no-prompt", "한국어"],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert "4 tokens" in r.stderr
-    assert r.stdout == gen.generate("한국어", max_new_tokens=4).text + "\n"
