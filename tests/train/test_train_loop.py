@@ -187,3 +187,30 @@ def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tmp_path, train_d
     assert [r.get("skipped") for r in recs] == [True, True, True]
     assert trainer.skipped_steps == 3 and trainer.step == 3
     assert torch.isinf(weight[0, 0]) and torch.isfinite(weight[0, 1:]).all()  # skipped: no update applied
+
+
+@pytest.mark.slow
+def test_bf16_mixed_precision_keeps_fp32_master_weights(tmp_path, train_data_dir):
+    """The GPU precision policy, exercised on CPU: FSDP2 MixedPrecisionPolicy (bf16 compute, fp32 master/reduce)."""
+    from polyglot_ko.train.loop import Trainer, resolve_config
+
+    # bf16 matmuls are slow on CPUs without bf16 units: two steps of 2 x 32 tokens.
+    common = {"train.max_steps": 2, "checkpoint.export_hf": "never", "logging.plot": False,
+              "train.global_batch_size": 2, "train.micro_batch_size": 2, "train.valid_batches": 1}
+    ref = pretrain(RECIPE, **tiny(tmp_path / "fp32", train_data_dir, **common))
+    trainer = Trainer(resolve_config(RECIPE, **tiny(tmp_path / "bf16", train_data_dir, **common,
+                                                    **{"parallel.precision": "bfloat16"})))
+    try:
+        assert trainer.fsdp and trainer.dtype == torch.bfloat16
+        summary = trainer.train()
+        # The optimizer updates the sharded fp32 master weights (bf16 copies exist only while gathered).
+        params = [p for g in trainer.optimizer.param_groups for p in g["params"]]
+        assert params and all(p.dtype == torch.float32 and hasattr(p, "to_local") for p in params)
+        assert all(trainer.optimizer.state[p]["exp_avg"].dtype == torch.float32 for p in params)
+    finally:
+        trainer.close()
+    bf16 = read_metrics(tmp_path / "bf16" / "metrics.jsonl")
+    fp32 = read_metrics(tmp_path / "fp32" / "metrics.jsonl")
+    for a, b in zip(bf16, fp32):
+        assert a["step"] == b["step"] and abs(a["loss"] - b["loss"]) < 0.05, (a, b)
+    assert len(bf16) == len(fp32) == 3 and summary["steps"] == ref["steps"] == 2
