@@ -165,6 +165,9 @@ class Trainer:
             if meta.get("seq_len") != seq_len or meta.get("data_seed") != cfg.data.seed:
                 self._warn(f"resuming {resume} with a different data.seq_len/data.seed than it was saved with; "
                            f"the sample order changes from here on")
+        if self.tokenizer is None and cfg.checkpoint.export_hf != "never":
+            self._warn("no tokenizer given (tokenizer=... or --tokenizer): the data's tokenizer is not checked and "
+                       "the exported Hugging Face folders will have no tokenizer files")
         self.stop_requested = False
         self.last_checkpoint: Optional[Path] = self.resumed_from
         self.last_hf: Optional[Path] = None
