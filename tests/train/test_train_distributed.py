@@ -55,11 +55,12 @@ def test_fsdp_two_processes_match_one_and_resume_exactly(tmp_path, train_data_di
     two = losses(tmp_path / "two")
     close(two, one, rtol=1e-5)
 
-    # Resume the 2-process step-4 checkpoint with 2 processes (and activation checkpointing on): steps 5-8 as
-    # the uninterrupted 2-process run within 1e-6 relative.
+    # Resume the 2-process step-4 checkpoint with 2 processes, this time as plain DDP (parallel.fsdp=off) with
+    # activation checkpointing: steps 5-8 as the uninterrupted FSDP run within 1e-6 relative.
     ckpt = tmp_path / "two" / "checkpoints" / "step_000004"
-    torchrun(tmp_path / "two-resumed", train_data_dir, **{"checkpoint.resume": ckpt,
-                                                          "parallel.activation_checkpointing": "true"})
+    p = torchrun(tmp_path / "two-resumed", train_data_dir, **{"checkpoint.resume": ckpt, "parallel.fsdp": "off",
+                                                              "parallel.activation_checkpointing": "true"})
+    assert "2 process(es) on cpu, float32, 1 micro-batch(es)/step" in p.stderr
     resumed = losses(tmp_path / "two-resumed")
     close(resumed, {s: two[s] for s in range(5, 9)}, rtol=1e-6)
 

@@ -67,7 +67,7 @@ def test_loss_decreases_and_mid_training_export_loads_in_transformers(tmp_path, 
     assert last < first - 1.0, (first, last)  # 10.3 nats (uniform over 30k ids) -> well below
     assert [r["step"] for r in valid] == [20, 40] and valid[1]["loss"] < valid[0]["loss"]
     assert summary["steps"] == 40 and summary["final_valid_loss"] == valid[1]["loss"]
-    assert summary["tokens_per_s"] > 0 and 0 < summary["mfu"] < 1
+    assert summary["tokens_per_s"] > 0 and summary["mfu"] > 0
     assert (out / "loss.png").stat().st_size > 1000 and list((out / "tensorboard").iterdir())
     assert summary["hf_model"] == str(out / "model")
 
@@ -189,7 +189,6 @@ def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tmp_path, train_d
     assert torch.isinf(weight[0, 0]) and torch.isfinite(weight[0, 1:]).all()  # skipped: no update applied
 
 
-@pytest.mark.slow
 def test_bf16_mixed_precision_keeps_fp32_master_weights(tmp_path, train_data_dir):
     """The GPU precision policy, exercised on CPU: FSDP2 MixedPrecisionPolicy (bf16 compute, fp32 master/reduce)."""
     from polyglot_ko.train.loop import Trainer, resolve_config
