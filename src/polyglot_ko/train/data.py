@@ -219,7 +219,7 @@ class TrainLoader:
     """Yields, for each optimizer step, the list of this rank's micro-batches (LongTensor [micro, seq_len + 1])."""
 
     def __init__(self, dataset: MixtureDataset, global_batch: int, micro_batch: int, rank: int, world: int,
-                 samples_consumed: int, steps: int, num_workers: int = 0):
+                 samples_consumed: int, steps: int, num_workers: int = 0, pin_memory: bool = False):
         if global_batch % (micro_batch * world):
             raise UserError(f"train.global_batch_size={global_batch} is not divisible by train.micro_batch_size="
                             f"{micro_batch} x {world} process(es); choose a global batch that is a multiple of "
@@ -231,7 +231,8 @@ class TrainLoader:
         sampler = _StepSampler(samples_consumed, global_batch, rank, world, steps)
         self._loader = torch.utils.data.DataLoader(
             dataset, batch_size=micro_batch, sampler=sampler, num_workers=num_workers,
-            persistent_workers=False, prefetch_factor=4 if num_workers else None, drop_last=False)
+            persistent_workers=False, prefetch_factor=4 if num_workers else None, drop_last=False,
+            pin_memory=pin_memory)
         self._iter = iter(self._loader)
 
     def next_step(self) -> list[torch.Tensor]:

@@ -311,7 +311,8 @@ class Trainer:
                                cfg.logging.progress, cfg.logging.log_every)
         remaining = max(t.max_steps - self.step, 0)
         loader = TrainLoader(self.dataset, t.global_batch_size, t.micro_batch_size, self.info.rank,
-                             self.info.world_size, self.samples_consumed, remaining, cfg.data.num_workers)
+                             self.info.world_size, self.samples_consumed, remaining, cfg.data.num_workers,
+                             pin_memory=self.device.type == "cuda")
         if is_main:
             n = self.model_config.num_parameters()
             what = f"resuming from {self.resumed_from} at step {self.step}" if self.resumed_from else "starting"
@@ -341,6 +342,8 @@ class Trainer:
                 mfu = self.flops_per_token * tok_s / (self.peak * self.info.world_size)
                 rec = {"step": self.step, "loss": loss_v, "lr": lr, "grad_norm": norm, "tokens_per_s": tok_s,
                        "mfu": mfu, "step_time_s": dt, "tokens": self.samples_consumed * self.cfg.data.seq_len}
+                if self.device.type == "cuda":
+                    rec["gpu_mem_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
                 if not finite:
                     rec["skipped"] = True
                 logger.log(rec)
