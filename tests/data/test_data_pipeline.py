@@ -176,3 +176,21 @@ def test_cli_errors(tmp_path, corpus_inputs):
         prepare([folder], tmp_path / "o", valid_fraction=1.5)
     with pytest.raises(Exception, match="unknown prepare option"):
         prepare([folder], tmp_path / "o", colour="blue")
+
+
+def test_cli_prepare_runs_and_prints_a_summary(tmp_path, corpus_dir):
+    with gzip.open(corpus_dir / "korsts.jsonl.gz", "rt", encoding="utf-8") as f:
+        lines = [next(f) for _ in range(40)]
+    src = tmp_path / "in.txt"
+    src.write_text("".join(json.loads(x)["text"] + "\n" for x in lines) + "문의 010-1234-5678로 연락 바랍니다\n",
+                   encoding="utf-8")
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "polyglot_ko.cli", "prepare", "--input", str(src), "--out", str(out),
+                        "--workers", "1", "--min-chars", "5", "--min-mean-word-length", "2", "--no-near-dedup"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["documents"]["input"] == 41 and stats["pii"]["tel"] == 1
+    assert stats["options"]["quality"]["min_mean_word_length"] == 2 and not stats["options"]["near_dedup"]
+    assert f"documents: 41 in, {stats['documents']['kept']} kept" in r.stderr
+    assert "PII masked: tel 1" in r.stderr

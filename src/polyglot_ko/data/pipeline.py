@@ -85,7 +85,8 @@ class _RejectSink:
             ctx = atomic_path(dest)
             tmp = ctx.__enter__()
             self.ctx[reason] = ctx
-            f = self.files[reason] = gzip.open(tmp, "wb", compresslevel=5)
+            # level 1: rejects are most of a web corpus, written once and read rarely; speed matters more
+            f = self.files[reason] = gzip.open(tmp, "wb", compresslevel=1)
         record = dict(record, reason=reason)
         f.write(_dumps(record))
 
@@ -297,16 +298,17 @@ class ReadRankBlock(Block):
 class WriteRankBlock(Block):
     """Writes this task's documents to FOLDER/<name>/NNNNN.jsonl.gz (atomic; always created)."""
 
-    def __init__(self, work: str, folder: str, step: str):
+    def __init__(self, work: str, folder: str, step: str, compresslevel: int = 1):
         super().__init__(work)
         self.folder = folder
         self.step = self.name = step
+        self.compresslevel = compresslevel  # 1 for work files read once by the next stage
 
     def run(self, data, rank: int = 0, world_size: int = 1):
         counts: Counter = Counter()
         spent = 0.0
         with atomic_path(Path(self.folder) / f"{rank:05d}.jsonl.gz") as tmp:
-            with gzip.open(tmp, "wb", compresslevel=5) as f:
+            with gzip.open(tmp, "wb", compresslevel=self.compresslevel) as f:
                 for doc in data:
                     t = time.perf_counter()
                     f.write(_dumps(_doc_record(doc)))
@@ -523,7 +525,7 @@ def build_stages(inputs: list[str], out: Path, tasks: int, options: dict) -> lis
         final.append(B["remove"](work, "near", minhash_folder=str(out / WORK / "minhash" / "remove")))
     if options["mask_pii"]:
         final.append(B["pii"](work, cards=options["mask_cards"]))
-    final.append(B["write_rank"](work, str(out / "clean"), "write"))
+    final.append(B["write_rank"](work, str(out / "clean"), "write", compresslevel=6))
     stages.append(("mask", final, tasks))
     return stages
 
@@ -811,6 +813,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=".txt files: one document per line, per blank-line block, or per file")
     parser.add_argument("--min-chars", type=int, default=50, help="drop shorter documents (default 50)")
     parser.add_argument("--max-chars", type=int, default=100_000, help="drop longer documents (default 100000)")
+    parser.add_argument("--min-mean-word-length", type=float, default=3.0,
+                        help="drop documents whose mean eojeol length is below this (team: 3; 2 keeps more "
+                             "Korean prose, see docs/readme/data.md)")
+    parser.add_argument("--max-mean-word-length", type=float, default=10.0,
+                        help="drop documents whose mean eojeol length is above this (default 10)")
     parser.add_argument("--min-korean-ratio", type=float, default=0.25,
                         help="drop documents with less Hangul than this (default 0.25)")
     parser.add_argument("--no-quality-filter", action="store_true", help="skip the quality filters")
@@ -824,6 +831,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     quality = QualityConfig(min_chars=args.min_chars, max_chars=args.max_chars,
+                            min_mean_word_length=args.min_mean_word_length,
+                            max_mean_word_length=args.max_mean_word_length,
                             min_korean_ratio=args.min_korean_ratio).as_dict()
     if args.no_quality_filter:
         quality = {k: None for k in quality}
