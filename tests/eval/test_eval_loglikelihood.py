@@ -69,7 +69,7 @@ def _random_questions(seed, n, max_ctx, window):
 @pytest.mark.parametrize("batch_size,max_batch_tokens", [(32, 16384), (3, 64)])
 def test_prefix_reuse_equals_plain(sharp_model, batch_size, max_batch_tokens):
     window = 64  # a short window makes some questions truncate, with candidates of different lengths
-    questions = _random_questions(1, 16, 50, window)
+    questions = _random_questions(1, 12, 50, window)
     assert any(len(q.context) + max(map(len, q.continuations)) > window + 1 for q in questions)
     fast = score(sharp_model, questions, max_length=window, batch_size=batch_size,
                  max_batch_tokens=max_batch_tokens, progress=False)
