@@ -194,3 +194,24 @@ def test_cli_prepare_runs_and_prints_a_summary(tmp_path, corpus_dir):
     assert stats["options"]["quality"]["min_mean_word_length"] == 2 and not stats["options"]["near_dedup"]
     assert f"documents: 41 in, {stats['documents']['kept']} kept" in r.stderr
     assert "PII masked: tel 1" in r.stderr
+
+
+def test_stages_run_by_an_outside_executor_then_prepare_only_tokenizes(tmp_path, corpus_inputs,
+                                                                      reference_tokenizer_dir):
+    """The cluster recipe: build_stages + datatrove executors (local here, Slurm/Ray alike), then prepare."""
+    from datatrove.executor import LocalPipelineExecutor
+
+    from polyglot_ko.data.pipeline import build_stages
+
+    folder, n_lines, _ = corpus_inputs
+    out = tmp_path / "outside"
+    previous = None
+    for name, blocks, tasks in build_stages([str(folder)], out, 2):
+        previous = LocalPipelineExecutor(pipeline=blocks, tasks=tasks, workers=1, depends=previous,
+                                         logging_dir=str(out / "work" / "logs" / name))
+    previous.run()  # runs its dependencies first, as Slurm would in order
+    clean_before = {p.name: p.read_bytes() for p in (out / "clean").glob("*.jsonl.gz")}
+    assert len(clean_before) == 2
+    stats = prepare([folder], out, tokenizer=reference_tokenizer_dir, workers=1, tasks=2, quiet=True)
+    assert {p.name: p.read_bytes() for p in (out / "clean").glob("*.jsonl.gz")} == clean_before
+    assert stats["documents"]["input"] == n_lines and stats["tokens"] > 0

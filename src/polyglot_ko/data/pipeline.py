@@ -482,10 +482,18 @@ def _default_options() -> dict:
     }
 
 
-def build_stages(inputs: list[str], out: Path, tasks: int, options: dict) -> list[tuple[str, list, int]]:
-    """The pipeline as (stage name, datatrove blocks, number of tasks), for any datatrove executor."""
+def build_stages(inputs: list[str], out: Path, tasks: int, options: dict | None = None
+                 ) -> list[tuple[str, list, int]]:
+    """The pipeline as (stage name, datatrove blocks, number of tasks), for any datatrove executor.
+
+    options: step options as for `prepare` (missing ones take the defaults). Give each stage's executor
+    `logging_dir=out/work/logs/<stage name>` so that a later `prepare(..., tokenizer=...)` on the same folder
+    finds them finished and only tokenizes.
+    """
     from .dedup import minhash_config
 
+    out = Path(out)
+    options = {**_default_options(), **(options or {})}
     B = _blocks()
     work = str(out / WORK)
     q = {k: v for k, v in options["quality"].items()}
