@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", default="polyglot", choices=PROTOCOLS,
                         help="polyglot: the model cards' harness branch (default); lm-eval-0.4: lm-eval 0.4's kobest tasks")
     parser.add_argument("--output", default=None, help="write the results as JSON here")
-    parser.add_argument("--batch-size", type=int, default=32, help="questions (or windows) per forward pass")
+    parser.add_argument("--batch-size", type=int, default=32, help="KOBEST questions per forward pass (default 32)")
     parser.add_argument("--max-batch-tokens", type=int, default=None,
                         help="bound on rows x padded tokens per pass (default 16384 KOBEST, 4096 perplexity)")
     parser.add_argument("--max-length", type=int, default=None,
