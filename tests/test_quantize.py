@@ -91,11 +91,20 @@ def test_int8_perplexity_close_on_korean_text(corpus_dir, tiny_model_dir):
             for lin in (layer.mlp.dense_h_to_4h, layer.mlp.dense_4h_to_h):
                 lin.weight.mul_(10)
     ref = _perplexity(model, batch)
+    with torch.no_grad():
+        ref_logits = model(batch).logits
     q = quantize_model(model, "int8")
     assert not any(type(m) is nn.Linear for m in q.gpt_neox.layers.modules())
     assert type(q.embed_out) is nn.Linear  # the output layer stays float32
     got = _perplexity(q, batch)
-    assert got == pytest.approx(ref, rel=0.05), (ref, got)
+    assert got == pytest.approx(ref, rel=0.01), (ref, got)
+    # Random weights give a near-uniform model (perplexity ~ vocabulary size), so also bound the error of the
+    # logits themselves against their spread: int8 per-channel weights keep it at a few percent.
+    with torch.no_grad():
+        q_logits = q(batch).logits
+    centred = ref_logits - ref_logits.mean(-1, keepdim=True)
+    rel = float((q_logits - ref_logits).norm() / centred.norm())
+    assert rel < 0.06, rel  # measured 0.032
     g = Generator(q, tok)
     res = g.generate("안녕하세요", max_new_tokens=8, stop_token_ids=())
     assert len(res.token_ids) == 8
