@@ -264,7 +264,6 @@ def test_client_disconnect_frees_its_slot(server):
     assert s["tokens_generated"] - before < 400, "the abandoned request stopped early"
 
 
-@pytest.mark.slow
 def test_cli_serve_graceful_shutdown(tiny_model_dir):
     """`polyglot-ko serve` as users run it; Ctrl-C lets an in-flight streaming request finish."""
     port = free_port()
