@@ -37,3 +37,14 @@ def test_unknown_preset_is_a_one_line_error():
 def test_info_prints_card_counts():
     proc = _cli("info", "polyglot-ko-1.3b")
     assert proc.returncode == 0 and "1,331,810,304" in proc.stdout
+
+
+def test_public_api_names_resolve_lazily():
+    import subprocess
+    import sys
+
+    code = ("import sys, polyglot_ko as pk; assert 'torch' not in sys.modules; pk.mask_pii('x'); "
+            "assert 'torch' not in sys.modules, 'mask_pii must not import torch'; "
+            "[getattr(pk, n) for n in pk.__all__]")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

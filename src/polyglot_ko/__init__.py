@@ -23,6 +23,11 @@ _EXPORTS = {
     "load_tokenizer": "polyglot_ko.tokenizer",
     "mask_pii": "polyglot_ko.data.pii",
     "load_generator": "polyglot_ko.generate",
+    "Generator": "polyglot_ko.generate",
+    "SamplingParams": "polyglot_ko.sampling",
+    "pretrain": "polyglot_ko.train.loop",
+    "prepare": "polyglot_ko.data.pipeline",
+    "train_tokenizer": "polyglot_ko.tokenizer_train",
     "UserError": "polyglot_ko.errors",
 }
 
