@@ -17,7 +17,6 @@ The machine is shared: compare the ratios, measured in the same run, not the abs
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil

@@ -19,7 +19,7 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   echo "setup: installing $TORCH_SPEC"
   "${PIP[@]}" install "$TORCH_SPEC"
 fi
-TORCH_VERSION=$(.venv/bin/python -c "import torch; print(torch.__version__.split('+')[0])")
+TORCH_VERSION=$(.venv/bin/python -W ignore -c "import torch; print(torch.__version__.split('+')[0])")
 echo "torch==$TORCH_VERSION" > .venv/torch-constraint.txt
 echo "setup: installing polyglot-ko[$EXTRAS] (torch pinned at $TORCH_VERSION)"
 "${PIP[@]}" install -c .venv/torch-constraint.txt -e ".[$EXTRAS]" 2>&1 | { grep -v "^WARNING: Location" || true; }

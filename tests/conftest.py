@@ -57,3 +57,16 @@ def tiny_model_dir(tmp_path_factory, reference_tokenizer_dir) -> Path:
     out = tmp_path_factory.mktemp("tiny-model") / "model"
     save_model(build_model("tiny", seed=0), out, tokenizer=reference_tokenizer_dir)
     return out
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of tiny-model tests: their ops take microseconds, and on a shared 2-core
+    machine the thread pool's wake-ups cost more than the work. Use with
+    `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

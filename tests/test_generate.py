@@ -14,13 +14,7 @@ from polyglot_ko.sampling import SamplingParams
 PROMPTS = ["안녕하세요, 오늘은", "한국어 언어 모델은 정말로 좋은 결과를", "가", "서울특별시 종로구에 있는 경복궁은 조선 왕조의"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The tiny model's ops are microseconds; on a shared 2-core box the thread pool's wake-ups cost more.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,12 @@ import json
 import sys
 
 import pytest
-import torch
 
 from polyglot_ko.cli import main
 from polyglot_ko.generate import load_generator
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

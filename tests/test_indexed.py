@@ -37,7 +37,7 @@ def test_round_trip(tmp_path):
 
 
 def test_megatron_reads_ours_and_we_read_megatrons(tmp_path):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")  # megatron-core imports it
     mcore = pytest.importorskip("megatron.core.datasets.indexed_dataset")
     docs = _random_docs(1)
     write_indexed_dataset(tmp_path / "ours", docs)

@@ -16,12 +16,7 @@ from polyglot_ko.generate import Generator, load_tokenizer_for
 from polyglot_ko.quantize import CPUDecodeLinear, prepare_for_cpu_decoding, quantize_model
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_fast_linear_equals_default_path_and_undoes():

@@ -15,7 +15,6 @@ positions default to "count of real tokens before this one", as transformers' `g
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional
 

@@ -153,8 +153,6 @@ def run_quickstart(out: str | Path = "quickstart-out", corpus: Optional[list[str
                    force: bool = False, kobest_dir: Optional[str] = None, kobest_limit: int = 50,
                    max_steps: Optional[int] = None, workers: int = 2) -> dict:
     """Run every stage; returns the summary that report.md is written from."""
-    import torch
-
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     stages = Stages(out, force)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import functools
 import re
-import json
 import os
 import time
 from pathlib import Path

@@ -35,7 +35,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
@@ -120,6 +120,33 @@ class Block(PipelineStep):
         data = {k: int(v) for k, v in counts.items()}
         data["seconds"] = round(seconds, 4)
         atomic_write_json(Path(self.work) / "stats" / self.step / f"{rank:05d}.json", data, indent=None)
+
+    def _filter(self, data, rank: int, sink_name: str, decide):
+        """Yield the documents `decide(index, doc)` keeps (it returns None); a document it drops goes to
+        rejects/<reason> and the stats under `dropped:<reason>`. Counts and own time are saved at the end."""
+        counts: Counter = Counter()
+        sink = _RejectSink(Path(self.work) / "rejects", sink_name, rank)
+        spent = 0.0
+        ok = False
+        try:
+            for idx, doc in enumerate(data):
+                t = time.perf_counter()
+                counts["docs_in"] += 1
+                counts["chars_in"] += len(doc.text)
+                reason = decide(idx, doc)
+                if reason is not None:
+                    counts[f"dropped:{reason}"] += 1
+                    sink.write(reason, _doc_record(doc))
+                    spent += time.perf_counter() - t
+                    continue
+                counts["docs_out"] += 1
+                counts["chars_out"] += len(doc.text)
+                spent += time.perf_counter() - t
+                yield doc
+            ok = True
+        finally:
+            sink.close(ok)
+        self._save_stats(rank, counts, spent)
 
 
 class ReadBlock(Block):
@@ -206,29 +233,7 @@ class QualityBlock(Block):
 
     def run(self, data, rank: int = 0, world_size: int = 1):
         config = QualityConfig(**self.config)
-        counts: Counter = Counter()
-        sink = _RejectSink(Path(self.work) / "rejects", "quality", rank)
-        spent = 0.0
-        ok = False
-        try:
-            for doc in data:
-                t = time.perf_counter()
-                counts["docs_in"] += 1
-                counts["chars_in"] += len(doc.text)
-                reason = check_quality(doc.text, config)
-                if reason is not None:
-                    counts[f"dropped:{reason}"] += 1
-                    sink.write(reason, _doc_record(doc))
-                    spent += time.perf_counter() - t
-                    continue
-                counts["docs_out"] += 1
-                counts["chars_out"] += len(doc.text)
-                spent += time.perf_counter() - t
-                yield doc
-            ok = True
-        finally:
-            sink.close(ok)
-        self._save_stats(rank, counts, spent)
+        yield from self._filter(data, rank, "quality", lambda _idx, doc: check_quality(doc.text, config))
 
 class ExactHashBlock(Block):
     """Records a 64-bit hash of every passing document (stage 1 of exact dedup)."""
@@ -340,28 +345,7 @@ class RemoveBlock(Block):
         else:
             remove = set(read_minhash_removals(Path(self.minhash_folder), rank).tolist())
             reason = "near_duplicate"
-        counts: Counter = Counter()
-        sink = _RejectSink(Path(self.work) / "rejects", self.step, rank)
-        spent = 0.0
-        ok = False
-        try:
-            for idx, doc in enumerate(data):
-                t = time.perf_counter()
-                counts["docs_in"] += 1
-                counts["chars_in"] += len(doc.text)
-                if idx in remove:
-                    counts[f"dropped:{reason}"] += 1
-                    sink.write(reason, _doc_record(doc))
-                    spent += time.perf_counter() - t
-                    continue
-                counts["docs_out"] += 1
-                counts["chars_out"] += len(doc.text)
-                spent += time.perf_counter() - t
-                yield doc
-            ok = True
-        finally:
-            sink.close(ok)
-        self._save_stats(rank, counts, spent)
+        yield from self._filter(data, rank, self.step, lambda idx, _doc: reason if idx in remove else None)
 
 class PIIBlock(Block):
     """Masks phone, registration, account and card numbers with the tokenizer's special tokens."""

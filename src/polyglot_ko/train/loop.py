@@ -10,8 +10,6 @@ then saves a checkpoint and returns normally.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 import os
 import signal

@@ -14,7 +14,6 @@ import datetime
 import functools
 import os
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 import torch.distributed as dist
