@@ -20,7 +20,7 @@ tokens, and per step the documents and characters in/out and the seconds spent.
 
 On a cluster, the same blocks run under datatrove's SlurmPipelineExecutor or RayPipelineExecutor:
 `build_stages(...)` returns the (name, pipeline blocks, tasks) list; give each stage to an executor with
-`depends=` the previous one (see docs/readme/data.md).
+`depends=` the previous one (see the README, "Preparing a corpus").
 """
 
 from __future__ import annotations
@@ -807,7 +807,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-chars", type=int, default=100_000, help="drop longer documents (default 100000)")
     parser.add_argument("--min-mean-word-length", type=float, default=3.0,
                         help="drop documents whose mean eojeol length is below this (team: 3; 2 keeps more "
-                             "Korean prose, see docs/readme/data.md)")
+                             "Korean prose, see the README)")
     parser.add_argument("--max-mean-word-length", type=float, default=10.0,
                         help="drop documents whose mean eojeol length is above this (default 10)")
     parser.add_argument("--min-korean-ratio", type=float, default=0.25,
