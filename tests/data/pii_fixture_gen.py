@@ -192,6 +192,13 @@ HARD = [
     "1010101010101재밌네영", "택시기사님이 알려준 112와 [[1577-1389|tel]]에 전화를 해서",
     "TEL.[[02-123-4567|tel]] / H.P.[[010-9876-1234|tel]]", "연락처 [[010-1234-5678|tel]]/[[02-345-6789|tel]]",
     "http://news.example.co.kr/view/0200000000AKR20170417 기사", "문의 [[1577 1577|tel]] 고객센터",
+    # Banks that end the number with a one-digit check group (대구은행, 수협: 3-2-6-1), a space before the ")"
+    # of an area code, a phone number after a parenthesised count, and check-digit look-alikes that stay.
+    "보증금 입금 계좌: 대구은행 [[508-10-284716-3|acc]] (예금주 배순자)",
+    "택배 거래 시 수협 [[977-83-574699-9|acc]] 홍예린으로 입금 부탁드려요.",
+    "회비 자동 이체 계좌: 수협 [[999-86-125112-8|acc]]\n예금주: 최경민", "민원 문의 TEL : [[02 ) 123-4567|tel]]",
+    "수량(2) [[010-2345-6789|tel]]로 주문 부탁드립니다", "예금주 확인 후 사업자등록번호 123-45-67890-1 기재",
+    "계좌 개설일 2023-05-01 오후 2시",
 ]
 
 

@@ -64,6 +64,59 @@ def test_hard_negatives_are_not_masked(text):
     assert mask_pii(text) == text
 
 
+@pytest.mark.parametrize("text, expected", [
+    # 대구은행 and 수협 print 3-2-6-1 (a one-digit check group), next to a bank name, 계좌, 입금 or 예금주
+    ("보증금 입금 계좌: 대구은행 508-10-284716-3 (예금주 배순자)", "보증금 입금 계좌: 대구은행 <|acc|> (예금주 배순자)"),
+    ("택배 거래 시 수협 977-83-574699-9 홍예린으로 입금 부탁드려요.", "택배 거래 시 수협 <|acc|> 홍예린으로 입금 부탁드려요."),
+    ("계좌는 수협 704-74-678412-2, 예금주는 손건우입니다.", "계좌는 수협 <|acc|>, 예금주는 손건우입니다."),
+    ("회비 자동 이체 계좌: 수협 999-86-125112-8\n예금주: 최경민", "회비 자동 이체 계좌: 수협 <|acc|>\n예금주: 최경민"),
+    # other groupings of the same family (3-3-6-1, 4-4-4-1) are covered by the same rule
+    ("환불은 광주은행 123-456-789012-3으로 부탁드립니다", "환불은 광주은행 <|acc|>으로 부탁드립니다"),
+    ("새마을금고 9002-1234-5678-9 예금주 김철수", "새마을금고 <|acc|> 예금주 김철수"),
+])
+def test_accounts_ending_in_a_check_digit(text, expected):
+    assert mask_pii(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "508-10-284716-3",  # no account word near: could be any code
+    "예금주 확인 후 사업자등록번호 123-45-67890-1 기재",  # business registration number is the nearest keyword
+    "입금 확인 문자 010-1234-5678-9",  # a phone number with a digit after it is not an account
+    "계좌 개설일 2023-05-01 오후 2시", "계좌 송장번호 612-34-567890-1", "입금 기한 2024-12-31-1차",
+])
+def test_check_digit_look_alikes_stay(text):
+    assert mask_pii(text) == text
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("민원 문의 TEL : 02 ) 123-4567", "민원 문의 TEL : <|tel|>"),
+    ("대표전화 ( 02 ) 3456-7890으로 연락 바랍니다", "대표전화 <|tel|>으로 연락 바랍니다"),
+    ("춘천지사 033 ) 252-1234, 평일 9시부터", "춘천지사 <|tel|>, 평일 9시부터"),
+    # the ")" of something that is not an area code does not hide the number after it
+    ("수량(2) 010-2345-6789로 주문 부탁드립니다", "수량(2) <|tel|>로 주문 부탁드립니다"),
+])
+def test_space_before_the_area_code_parenthesis(text, expected):
+    assert mask_pii(text) == expected
+
+
+def test_bundled_corpus_spans_all_found_and_negatives_untouched():
+    from polyglot_ko.corpus import bundled_corpus_annotations, iter_bundled_documents
+
+    notes = bundled_corpus_annotations()
+    total = found = touched = 0
+    for doc in iter_bundled_documents():
+        note = notes.get(doc["id"], {})
+        matches = find_pii(doc["text"])
+        for span in note.get("pii", []):
+            total += 1
+            found += any(m.start <= span["start"] and span["end"] <= m.end and m.type == span["kind"]
+                         for m in matches)
+        for span in note.get("negatives", []):
+            touched += any(m.start < span["end"] and span["start"] < m.end for m in matches)
+    assert total >= 480 and found == total, (found, total)
+    assert touched == 0
+
+
 def test_options_and_counts():
     text = "전화 010-1234-5678, 주민 900101-2345678, 카드 4111-1111-1111-1111, 신한 110-123-456789"
     masked, counts = mask_pii_with_counts(text)

@@ -7,7 +7,8 @@ a small classifier instead of one regex per type):
 1. Full-width digits, dashes, parentheses and spaces are mapped to ASCII in a same-length *view* of the text,
    so positions in the view are positions in the original (the original characters are what gets replaced).
 2. A candidate is a run of digit groups joined by one kind of separator (`-`, `.`, space or none), with an
-   optional `+82`/`0082` prefix and optional parentheses around the area code (`(02) 123-4567`, `02)123-4567`).
+   optional `+82`/`0082` prefix and optional parentheses around the area code (`(02) 123-4567`, `02)123-4567`,
+   `02 ) 123-4567`).
 3. Each candidate is split into the longest leading group sequences that classify as a type, in priority
    order rrn > tel > card > acc; a span may only start or end at a space between groups, so
    `12-010-1234-5678` or `010-1234-5678-9` never lose part of a number to a mask.
@@ -24,6 +25,8 @@ a small classifier instead of one regex per type):
      3-2-4-3, 4-4-4-1) are accounts unless a non-account word (business registration, tracking, order number,
      ISBN, ...) is the nearest keyword; any other 10-16 digit run (no separator, 4-4-4, ...) is an account only
      when the nearest keyword is an account word (bank names, 계좌, 입금, 예금주, 송금, 이체, 통장, 가상계좌).
+     So are dashed numbers that end in a one-digit check group (대구은행/수협 3-2-6-1 `508-10-284716-3`,
+     3-3-6-1, ...), with the same account-word condition.
 5. Never masked: dates, times, prices (commas are not separators), zip codes, versions, short codes (112,
    119), business registration numbers (3-2-5), ISBNs, product and tracking codes without account words.
 
@@ -71,7 +74,7 @@ _CAND = re.compile(
     r"(?<![A-Za-z]-)(?<![A-Za-z] -)(?<![A-Za-z]- )"
     r"(?P<intl>(?:\+|00)[ ]?82[ ]?(?:[-.][ ]?)?(?:\(0\)[ ]?)?)?"
     r"(?P<open>\([ ]?)?"
-    r"(?P<body>[0-9]+(?:(?:\)[ ]?|[ ]?[-.][ ]?|[ ])[0-9]+)*)"
+    r"(?P<body>[0-9]+(?:(?:[ ]?\)[ ]?|[ ]?[-.][ ]?|[ ])[0-9]+)*)"
 )
 _GROUP = re.compile(r"[0-9]+")
 # Partly masked registration numbers: 900101-1****** (the birth date and sex digit are still personal).
@@ -89,6 +92,8 @@ _SERVICE = re.compile(r"1[568][0-9]{2}-[0-9]{4}")
 
 _ACC_STRONG = {(6, 2, 6), (3, 3, 6), (4, 3, 6), (3, 6, 5), (4, 2, 7), (3, 4, 4, 2), (3, 2, 6), (3, 6, 2, 3),
                (3, 2, 4, 3), (4, 4, 4, 1), (6, 2, 5), (4, 4, 5), (3, 3, 2, 6)}
+# Banks that end the number with a one-digit check group: 대구은행 and 수협 508-10-284716-3 (3-2-6-1), 새마을금고
+# 9002-1234-5678-9 (4-4-4-1, also in _ACC_STRONG); see _classify for the rule (dashes and an account word).
 _CARD_SHAPES = {(4, 4, 4, 4), (4, 6, 5), (16,), (15,)}
 _CARD_PREFIX = re.compile(r"3[47]|3[05689]|4|5[1-5]|2[2-7]|6|9")
 
@@ -255,6 +260,12 @@ class PIIMasker:
                 return None if keyword() == "neg" else ("acc", False)
             if min(shape) >= 2 and keyword() == "acc":
                 return "acc", False
+            # The check-digit family: three or more dashed groups of 2+ digits, then one check digit
+            # (3-2-6-1, 3-3-6-1, 3-4-4-1, ...), only next to an account word, and never a phone number
+            # with a digit after it (010-1234-5678-9).
+            if (n >= 4 and sep == "-" and shape[-1] == 1 and min(shape[:-1]) >= 2 and L >= 11
+                    and not _TEL.fullmatch("-".join(groups[:-1])) and keyword() == "acc"):
+                return "acc", False
         return None
 
     # -- scanning ----------------------------------------------------------------------------------------
@@ -293,9 +304,10 @@ class PIIMasker:
                         found = True
                         break
                 if not found:
-                    # The next span may start only after a space between groups.
+                    # The next span may start only after a space between groups, or after the ")" that
+                    # closes something that was not an area code ("(3000) 010-1234-5678").
                     i += 1
-                    while i < n and kinds[i - 1] != " ":
+                    while i < n and kinds[i - 1] not in " )":
                         i += 1
         if self.enabled["rrn"] and ("*" in view or "x" in view or "X" in view or "●" in view or "○" in view):
             taken = [(p.start, p.end) for p in out]
