@@ -121,6 +121,22 @@ class Block(PipelineStep):
         data["seconds"] = round(seconds, 4)
         atomic_write_json(Path(self.work) / "stats" / self.step / f"{rank:05d}.json", data, indent=None)
 
+    def _map(self, data, rank: int, transform):
+        """Yield every document with `doc.text = transform(doc.text, counts)` (a transform may add its own
+        counters); counts and own time are saved at the end."""
+        counts: Counter = Counter()
+        spent = 0.0
+        for doc in data:
+            t = time.perf_counter()
+            counts["docs_in"] += 1
+            counts["chars_in"] += len(doc.text)
+            doc.text = transform(doc.text, counts)
+            counts["docs_out"] += 1
+            counts["chars_out"] += len(doc.text)
+            spent += time.perf_counter() - t
+            yield doc
+        self._save_stats(rank, counts, spent)
+
     def _filter(self, data, rank: int, sink_name: str, decide):
         """Yield the documents `decide(index, doc)` keeps (it returns None); a document it drops goes to
         rejects/<reason> and the stats under `dropped:<reason>`. Counts and own time are saved at the end."""
@@ -209,18 +225,7 @@ class TextBlock(Block):
         fn = {"nfc": nfc, "html": remove_html, "whitespace": normalize_whitespace,
               "repeats": reduce_repeats}[self.fn_name]
         kwargs = self.kwargs
-        counts: Counter = Counter()
-        spent = 0.0
-        for doc in data:
-            t = time.perf_counter()
-            counts["docs_in"] += 1
-            counts["chars_in"] += len(doc.text)
-            doc.text = fn(doc.text, **kwargs)
-            counts["docs_out"] += 1
-            counts["chars_out"] += len(doc.text)
-            spent += time.perf_counter() - t
-            yield doc
-        self._save_stats(rank, counts, spent)
+        yield from self._map(data, rank, lambda text, _counts: fn(text, **kwargs))
 
 class QualityBlock(Block):
     """Drops documents that fail a quality rule; each goes to rejects/<rule>."""
@@ -360,22 +365,16 @@ class PIIBlock(Block):
         from .pii import PIIMasker
 
         masker = PIIMasker(cards=self.cards)
-        counts: Counter = Counter()
-        spent = 0.0
-        for doc in data:
-            t = time.perf_counter()
-            counts["docs_in"] += 1
-            counts["chars_in"] += len(doc.text)
-            doc.text, found = masker.mask_with_counts(doc.text)
+
+        def mask(text: str, counts: Counter) -> str:
+            text, found = masker.mask_with_counts(text)
             for k, v in found.items():
                 counts[f"pii:{k}"] += v
             if found:
                 counts["docs_with_pii"] += 1
-            counts["docs_out"] += 1
-            counts["chars_out"] += len(doc.text)
-            spent += time.perf_counter() - t
-            yield doc
-        self._save_stats(rank, counts, spent)
+            return text
+
+        yield from self._map(data, rank, mask)
 
 class MinhashBlock(Block):
     """MinHash stage 1 (signatures) that also passes documents through, so they are written once."""
