@@ -76,3 +76,12 @@ def test_schedule_warmup_cosine_floor():
     assert lr_at(110, **kw) == pytest.approx(0.1) and lr_at(10_000, **kw) == pytest.approx(0.1)
     lrs = [lr_at(s, **kw) for s in range(10, 111)]
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+
+
+def test_a_preset_changed_by_the_recipe_is_named_custom():
+    from polyglot_ko.train.config import ModelSection, model_config_from
+
+    unchanged = model_config_from(ModelSection(preset="polyglot-ko-1.3b"), seq_len=2048)
+    assert unchanged.name == "polyglot-ko-1.3b"
+    changed = model_config_from(ModelSection(preset="tiny", hidden_size=96, num_attention_heads=3), seq_len=128)
+    assert changed.name == "tiny-custom" and changed.hidden_size == 96

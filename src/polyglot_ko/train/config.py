@@ -266,6 +266,9 @@ def model_config_from(section: ModelSection, seq_len: int, manifest_vocab: Optio
         changes["vocab_size"] = int(vs)
     if seq_len > changes.get("max_position_embeddings", cfg.max_position_embeddings):
         changes["max_position_embeddings"] = seq_len
+    if any(getattr(cfg, k) != v for k, v in changes.items()):
+        # A changed architecture is no longer the preset (its parameter count differs): say so in config.json.
+        changes["name"] = f"{cfg.name}-custom"
     return cfg.replace(**changes)
 
 
