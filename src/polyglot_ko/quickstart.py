@@ -316,6 +316,10 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return "n/a" if x is None else str(x)
 
 
+def _percent(x: Any) -> str:
+    return f"{100 * x:.1f} %" if isinstance(x, (int, float)) and math.isfinite(x) else "n/a"
+
+
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell (pipes escaped, newlines shown as ⏎)."""
     return text.replace("|", "\\|").replace("\n", " ⏎ ")
@@ -364,10 +368,10 @@ def render_report(s: dict, kobest_table: Optional[str] = None) -> str:
         f"Model: {size['num_layers']} layers, d={size['hidden_size']}, {size['num_heads']} heads, "
         f"sequence {size['seq_len']}, batch {size['batch_size']}, peak lr {size['lr']}.",
         "",
-        "| steps | final train loss | final valid loss | tokens/s | MFU |",
+        "| steps | final train loss | final valid loss | tokens/s | MFU (vs a matmul measured on this CPU) |",
         "|---|---|---|---|---|",
         f"| {tr.get('steps')} | {_fmt(tr.get('final_train_loss'))} | {_fmt(tr.get('final_valid_loss'))} | "
-        f"{_fmt(tr.get('tokens_per_s'), 0)} | {_fmt(tr.get('mfu'), 4)} |",
+        f"{_fmt(tr.get('tokens_per_s'), 0)} | {_percent(tr.get('mfu'))} |",
         "",
     ]
     if tr.get("loss_plot"):
