@@ -23,7 +23,7 @@ import torch
 from .config import ENDOFTEXT_ID, PAD_ID, ModelConfig
 from .errors import UserError
 from .hub import resolve_folder
-from .io_utils import atomic_dir, atomic_write_json
+from .io_utils import atomic_dir, atomic_write_json, read_json
 from .model import GPTNeoXForCausalLM
 
 SAFE_SINGLE, SAFE_INDEX = "model.safetensors", "model.safetensors.index.json"
@@ -51,10 +51,10 @@ def _weight_files(folder: Path) -> tuple[str, list[Path]]:
     """('safetensors' | 'bin', files) for a model folder, preferring safetensors."""
     for kind, single, index in (("safetensors", SAFE_SINGLE, SAFE_INDEX), ("bin", BIN_SINGLE, BIN_INDEX)):
         if (folder / index).is_file():
-            try:
-                weight_map = json.loads((folder / index).read_text())["weight_map"]
-            except (json.JSONDecodeError, KeyError) as e:
-                raise UserError(f"{folder / index} is not a valid shard index ({e}); re-export the model") from None
+            index_data = read_json(folder / index, "re-export the model")
+            weight_map = index_data.get("weight_map") if isinstance(index_data, dict) else None
+            if not isinstance(weight_map, dict):
+                raise UserError(f"{folder / index} is not a valid shard index (no weight_map); re-export the model")
             files = [folder / name for name in sorted(set(weight_map.values()))]
             missing = [f.name for f in files if not f.is_file()]
             if missing:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .io_utils import read_json
 
 # Tokenizer facts the model side must agree with (see docs/ground-truth: 30003 real tokens, 30080 rows).
 TOKENIZER_VOCAB_SIZE = 30003
@@ -175,11 +175,7 @@ class ModelConfig:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"{path} does not exist; a model folder needs a config.json")
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise UserError(f"{path} is not valid JSON ({e}); re-export the model folder") from None
-        return cls.from_hf_dict(d, source=str(path))
+        return cls.from_hf_dict(read_json(path, "re-export the model folder"), source=str(path))
 
     def replace(self, **changes: Any) -> "ModelConfig":
         return dataclasses.replace(self, **changes).validate()

@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import UserError
+
 
 def _default_mode(directory: bool = False) -> int:
     """What open()/mkdir() would give under the current umask (mkstemp/mkdtemp use 0600/0700)."""
@@ -49,6 +51,14 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def read_json(path: str | os.PathLike, fix: str) -> Any:
+    """The JSON in `path`; a file that is not UTF-8 JSON is a one-line `UserError` ending with `fix`."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} is not valid JSON ({e}); {fix}") from None
 
 
 def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> None:

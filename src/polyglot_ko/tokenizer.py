@@ -26,9 +26,10 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from .errors import UserError
+from .io_utils import read_json
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -90,14 +91,6 @@ def _raise_if_surrogates(texts: Sequence[str]) -> None:
             raise ValueError(f"text {i} contains a lone surrogate U+{ord(m.group()):04X} at character {m.start()}, "
                              f"which is not valid Unicode; clean it first, e.g. "
                              f"text.encode('utf-8', 'replace').decode('utf-8')")
-
-
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"{path}: {what} is not valid JSON ({e}); restore the file from the tokenizer's source, "
-                        f"or re-save the tokenizer") from None
 
 
 class IncrementalDecoder:
@@ -401,7 +394,7 @@ def load_tokenizer(path_or_hub_id: "str | os.PathLike | PolyglotTokenizer") -> P
         p = folder / name
         if not p.is_file():
             continue
-        d = _read_json(p, name)
+        d = read_json(p, "restore the file from the tokenizer's source, or re-save the tokenizer")
         if not isinstance(d, dict):
             raise UserError(f"{p}: expected a JSON object; restore the file or delete it")
         named = [v for k, v in d.items() if k.endswith("_token")]

@@ -24,7 +24,6 @@ tokenizer's.
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import tempfile
@@ -34,7 +33,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import UserError
-from ..io_utils import _fsync_dir, atomic_write_json
+from ..io_utils import _fsync_dir, atomic_write_json, read_json
 
 INDEX_MAGIC = b"MMIDIDX\x00\x00"
 INDEX_VERSION = 1
@@ -384,10 +383,7 @@ def read_manifest(folder: PathLike) -> dict:
     folder = path.parent
     if not path.is_file():
         raise UserError(f"{folder}: no {MANIFEST_NAME}; pass a folder written by `polyglot-ko prepare`")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is not valid JSON ({e}); re-run `polyglot-ko prepare`") from None
+    manifest = read_json(path, "re-run `polyglot-ko prepare`")
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         fmt = manifest.get("format") if isinstance(manifest, dict) else None
         raise UserError(f"{path}: format {fmt!r} is not {MANIFEST_FORMAT!r}; re-run `polyglot-ko prepare`")
