@@ -20,7 +20,8 @@ from typing import Iterator, Optional
 
 import torch
 
-from .config import ENDOFTEXT_ID, PAD_ID, ModelConfig
+from .config import ModelConfig
+from .constants import ENDOFTEXT_ID, PAD_ID, TOKENIZER_FILES
 from .errors import UserError
 from .hub import resolve_folder
 from .io_utils import atomic_dir, atomic_write_json, read_json
@@ -28,7 +29,6 @@ from .model import GPTNeoXForCausalLM
 
 SAFE_SINGLE, SAFE_INDEX = "model.safetensors", "model.safetensors.index.json"
 BIN_SINGLE, BIN_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 # Buffers that old transformers versions saved into GPT-NeoX checkpoints (the released Polyglot-Ko ones
 # included); they are recomputed, never loaded.
 _IGNORED_KEYS = re.compile(r"(attention\.(bias|masked_bias|rotary_emb\.inv_freq)|rotary_emb\.inv_freq)$")

@@ -17,10 +17,7 @@ from typing import Any
 from .errors import UserError
 from .io_utils import read_json
 
-# Tokenizer facts the model side must agree with (see docs/ground-truth: 30003 real tokens, 30080 rows).
-TOKENIZER_VOCAB_SIZE = 30003
-PADDED_VOCAB_SIZE = 30080
-PAD_ID, EOS_ID, ENDOFTEXT_ID, SEP_ID = 0, 1, 2, 3
+from .constants import ENDOFTEXT_ID, EOS_ID, PAD_ID, PADDED_VOCAB_SIZE, SEP_ID, TOKENIZER_VOCAB_SIZE  # noqa: F401
 
 
 @dataclass

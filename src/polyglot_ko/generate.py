@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence as Seq
 
 import torch
 
-from .config import ENDOFTEXT_ID, PAD_ID
+from .constants import ENDOFTEXT_ID, PAD_ID
 from .errors import UserError
 from .sampling import SamplingParams, SequenceSampler, token_logprobs
 
@@ -133,11 +133,11 @@ class GenerationResult:
     """Per generated token: {"token_id", "logprob", "top": [(id, logprob), ...]} when requested."""
 
 
-class Sequence:
+class DecodingSequence:
     """One prompt being decoded: sampler state, incremental text, stop-string matching and its listener."""
 
     def __init__(self, prompt_ids: list[int], params: SamplingParams, sampler: SequenceSampler, decoder,
-                 max_new_tokens: int, listener: Optional[Callable[["Sequence", str], None]] = None,
+                 max_new_tokens: int, listener: Optional[Callable[["DecodingSequence", str], None]] = None,
                  tag: Any = None):
         self.prompt_ids = prompt_ids
         self.params = params
@@ -234,7 +234,7 @@ class DecodeEngine:
     """Continuous batching on one model: `submit` sequences, call `step` until `has_work` is False.
 
     Not thread-safe: one thread owns it (the server's worker, or the caller of `Generator.generate`);
-    other threads may only `Sequence.cancel()`. The running batch is right-aligned in one `KVCache`
+    other threads may only `DecodingSequence.cancel()`. The running batch is right-aligned in one `KVCache`
     (left padding masked out), which is rebuilt only when sequences join or leave.
     """
 
@@ -243,8 +243,8 @@ class DecodeEngine:
         self.vocab_size = vocab_size
         self.max_batch_size = max_batch_size
         self.device = next(model.parameters()).device
-        self.pending: deque[Sequence] = deque()
-        self.active: list[Sequence] = []
+        self.pending: deque[DecodingSequence] = deque()
+        self.active: list[DecodingSequence] = []
         self.cache = None
         self.mask: Optional[torch.Tensor] = None  # [B, capacity] long, 1 = real token
         self.pos: Optional[torch.Tensor] = None   # [B] position id of each row's next input token
@@ -256,13 +256,13 @@ class DecodeEngine:
     def has_work(self) -> bool:
         return bool(self.pending or self.active)
 
-    def submit(self, seq: Sequence) -> None:
+    def submit(self, seq: DecodingSequence) -> None:
         self.pending.append(seq)
 
     @torch.inference_mode()
-    def step(self) -> list[Sequence]:
+    def step(self) -> list[DecodingSequence]:
         """One decode step for the running batch, then admit waiting sequences; returns those that finished."""
-        finished: list[Sequence] = []
+        finished: list[DecodingSequence] = []
         cancelled = [i for i, s in enumerate(self.active) if s.cancelled]
         if cancelled:
             for i in cancelled:
@@ -275,12 +275,12 @@ class DecodeEngine:
         return finished
 
     # -- internals --
-    def _choose(self, seqs: list[Sequence], logits: torch.Tensor) -> list[int]:
+    def _choose(self, seqs: list[DecodingSequence], logits: torch.Tensor) -> list[int]:
         if not any(s.sampler.needs_processing for s in seqs):
             return logits.argmax(-1).tolist()
         return [s.sampler.choose(logits[i]) for i, s in enumerate(seqs)]
 
-    def _feed(self, seqs: list[Sequence], logits: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+    def _feed(self, seqs: list[DecodingSequence], logits: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
         """Choose and record each row's token; returns the tokens [B] and the rows that finished."""
         tokens = self._choose(seqs, logits)
         want_rows = any(s.logprobs is not None for s in seqs)
@@ -291,7 +291,7 @@ class DecodeEngine:
                 done.append(i)
         return torch.tensor(tokens, dtype=torch.long, device=self.device), done
 
-    def _decode(self) -> list[Sequence]:
+    def _decode(self) -> list[DecodingSequence]:
         cache = self.cache
         L = cache.length
         if L + 1 > self.mask.shape[1]:
@@ -304,7 +304,7 @@ class DecodeEngine:
         self.last, done = self._feed(self.active, logits)
         return self._drop(done) if done else []
 
-    def _admit(self) -> list[Sequence]:
+    def _admit(self) -> list[DecodingSequence]:
         finished, new = [], []
         while self.pending and len(self.active) + len(new) < self.max_batch_size:
             seq = self.pending.popleft()
@@ -392,10 +392,10 @@ class DecodeEngine:
         new.length = length
         return new, new_mask
 
-    def _extra(self, seqs: list[Sequence]) -> int:
+    def _extra(self, seqs: list[DecodingSequence]) -> int:
         return max((s.remaining for s in seqs), default=0) + 1
 
-    def _drop(self, indices: list[int]) -> list[Sequence]:
+    def _drop(self, indices: list[int]) -> list[DecodingSequence]:
         gone = set(indices)
         finished = [self.active[i] for i in indices]
         keep = [i for i in range(len(self.active)) if i not in gone]
@@ -409,7 +409,7 @@ class DecodeEngine:
         self.padded = bool((self.mask[:, :self.cache.length] == 0).any())
         return finished
 
-    def _merge(self, cache, mask, pos, last, seqs: list[Sequence], rows: list[int]) -> None:
+    def _merge(self, cache, mask, pos, last, seqs: list[DecodingSequence], rows: list[int]) -> None:
         keep_old = list(range(len(self.active)))
         everyone = self.active + seqs
         self.cache, self.mask = self._compose([(self.cache, self.mask, keep_old), (cache, mask, rows)],
@@ -463,14 +463,14 @@ class Generator:
         return ids or [self.endoftext_id]
 
     def new_sequence(self, prompt: str | Seq[int], params: SamplingParams,
-                     listener: Optional[Callable[[Sequence, str], None]] = None, tag: Any = None,
-                     prompt_ids: Optional[list[int]] = None) -> Sequence:
+                     listener: Optional[Callable[[DecodingSequence, str], None]] = None, tag: Any = None,
+                     prompt_ids: Optional[list[int]] = None) -> DecodingSequence:
         ids = prompt_ids if prompt_ids is not None else self.encode_prompt(prompt)
         if len(ids) >= self.max_context:
             raise UserError(f"prompt is {len(ids)} tokens, the model's context is {self.max_context}; shorten it")
         max_new = min(params.max_new_tokens, self.max_context - len(ids))
         sampler = SequenceSampler(params, ids, self.vocab_size, device=self.device)
-        return Sequence(ids, params, sampler, _new_decoder(self.tokenizer), max_new, listener=listener, tag=tag)
+        return DecodingSequence(ids, params, sampler, _new_decoder(self.tokenizer), max_new, listener=listener, tag=tag)
 
     def new_engine(self) -> DecodeEngine:
         return DecodeEngine(self.model, self.vocab_size, self.max_batch_size)
@@ -577,5 +577,5 @@ def load_generator(path_or_hub_id: str | Path, dtype: str | torch.dtype = "float
     return Generator(model, tok, max_batch_size=max_batch_size)
 
 
-__all__ = ["Generator", "GenerationResult", "SamplingParams", "TextStream", "DecodeEngine", "Sequence",
+__all__ = ["Generator", "GenerationResult", "SamplingParams", "TextStream", "DecodeEngine", "DecodingSequence",
            "load_generator", "load_tokenizer_for"]

@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .config import ENDOFTEXT_ID
+from .constants import ENDOFTEXT_ID
 from .errors import UserError
 
 

@@ -31,17 +31,10 @@ from typing import Iterable, Sequence
 from .errors import UserError
 from .io_utils import read_json
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+from .constants import FIXED_SPECIAL_TOKENS, MODEL_MAX_LENGTH, PAD_MULTIPLE, PII_TOKENS, TOKENIZER_FILES
 
-# Tokens with fixed ids at the start of the vocabulary (name -> token), in id order 0..3.
-FIXED_SPECIAL_TOKENS = {"pad": "<pad>", "eos": "<eos>", "endoftext": "<|endoftext|>", "sep": "<|sep|>"}
-# PII mask tokens: always the last three ids, in this order (released: 30000, 30001, 30002).
-PII_TOKENS = {"acc": "<|acc|>", "tel": "<|tel|>", "rrn": "<|rrn|>"}
 # Marks morpheme boundaries in tokenizer training text; the pre-tokenizer splits on it and drops it.
 MORPHEME_BOUNDARY = "\u0cf1"
-# GPT-NeoX pads the embedding matrix to a multiple of this (30003 -> 30080).
-PAD_MULTIPLE = 128
-MODEL_MAX_LENGTH = 2048
 
 _LAYOUT = ("Polyglot-Ko's layout is <pad> 0, <eos> 1, <|endoftext|> 2, <|sep|> 3, the BPE vocabulary of N entries, "
            "then <|acc|> N, <|tel|> N+1, <|rrn|> N+2")

@@ -47,7 +47,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
 
-TOKENS = {"tel": "<|tel|>", "rrn": "<|rrn|>", "acc": "<|acc|>"}
+from ..constants import PII_TOKENS
+
+TOKENS = dict(PII_TOKENS)
 PII_TYPES = ("acc", "rrn", "tel")
 
 # Same-length mapping of full-width and typographic variants to ASCII (str.translate keeps positions).

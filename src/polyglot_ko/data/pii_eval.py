@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from typing import Callable, Iterable
 
+from ..constants import PII_TOKENS
 from .pii import PII_TYPES, PIIMatch
 
 _BASELINE = [
@@ -36,7 +37,7 @@ def baseline_find(text: str) -> list[PIIMatch]:
 
 
 def baseline_mask(text: str) -> str:
-    tokens = {"tel": "<|tel|>", "rrn": "<|rrn|>", "acc": "<|acc|>"}
+    tokens = dict(PII_TOKENS)
     parts, pos = [], 0
     for p in baseline_find(text):
         parts += [text[pos:p.start], tokens[p.type]]
