@@ -215,3 +215,38 @@ def test_generator_from_objects_in_memory(tiny_model_dir):
 def test_sampling_params_replace_and_stop_string_coercion():
     p = SamplingParams(stop="끝")
     assert p.stop == ("끝",) and p.replace(seed=3).seed == 3 and p.greedy
+
+
+def test_a_failing_step_ends_its_sequences_with_an_error_and_the_engine_goes_on(gen):
+    """Fault injection: a forward that raises for one prompt fails the sequences of that step, releases them,
+    and leaves the engine decoding the next ones; the Python API raises instead of returning a partial text."""
+    poison = 29_999
+
+    def hook(_module, args, kwargs):
+        ids = args[0] if args else kwargs["input_ids"]
+        if bool((ids == poison).any()):
+            raise RuntimeError("injected fault")
+
+    params = gen.params(max_new_tokens=5)
+    engine = gen.new_engine()
+    running = gen.new_sequence("안녕하세요", params)
+    engine.submit(running)
+    engine.step()  # `running` is decoding now
+    handle = gen.model.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        bad, innocent, waiting = (gen.new_sequence(p, params) for p in ([5, poison], "부산", "가나다"))
+        engine.max_batch_size = 3
+        for s in (bad, innocent, waiting):
+            engine.submit(s)
+        failed = engine.step()
+        assert {id(s) for s in failed} == {id(running), id(bad), id(innocent)}
+        assert all(s.finish_reason == "error" and "injected fault" in str(s.error) for s in failed)
+        assert not engine.active and list(engine.pending) == [waiting] and engine.failed_steps == 1
+        with pytest.raises(RuntimeError, match="generation failed: RuntimeError: injected fault"):
+            gen.generate([5, poison], max_new_tokens=3)
+    finally:
+        handle.remove()
+    while engine.has_work:
+        engine.step()
+    assert waiting.finish_reason in ("length", "stop") and waiting.error is None
+    assert gen.generate("가나다", max_new_tokens=5).token_ids == waiting.result().token_ids

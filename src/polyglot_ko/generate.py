@@ -128,7 +128,7 @@ class GenerationResult:
     prompt_token_ids: list[int]
     """The prompt as the model saw it."""
     finish_reason: str
-    """"stop" (stop token or string), "length" (max_new_tokens or the context) or "cancelled"."""
+    """"stop" (stop token or string), "length" (max_new_tokens or the context), "cancelled" or "error"."""
     logprobs: Optional[list[dict]] = None
     """Per generated token: {"token_id", "logprob", "top": [(id, logprob), ...]} when requested."""
 
@@ -151,6 +151,8 @@ class DecodingSequence:
         self.text = ""
         self.emitted = 0
         self.finish_reason: Optional[str] = None
+        self.error: Optional[BaseException] = None
+        """Why the engine failed this sequence (finish_reason "error"): the exception of the failed step."""
         self.cancelled = False
         self._max_stop = max((len(s) for s in params.stop), default=0)
         self.created = time.perf_counter()
@@ -170,6 +172,12 @@ class DecodingSequence:
     def cancel(self) -> None:
         """Ask the engine to drop this sequence at its next step (safe from any thread)."""
         self.cancelled = True
+
+    def fail(self, error: BaseException) -> None:
+        """End this sequence because the step it was in failed; its partial text is kept, nothing more is sent."""
+        if not self.finished:
+            self.error = error
+            self.finish_reason = "error"
 
     def result(self) -> GenerationResult:
         return GenerationResult(self.text, list(self.out_ids), list(self.prompt_ids), self.finish_reason or "",
@@ -250,7 +258,9 @@ class DecodeEngine:
         self.pos: Optional[torch.Tensor] = None   # [B] position id of each row's next input token
         self.last: Optional[torch.Tensor] = None  # [B] each row's latest token, the next step's input
         self.padded = False                       # some row has left padding: the mask must be passed
+        self.admitting: list[DecodingSequence] = []  # taken from `pending`, not yet in `active`
         self.steps = 0
+        self.failed_steps = 0
 
     @property
     def has_work(self) -> bool:
@@ -261,18 +271,36 @@ class DecodeEngine:
 
     @torch.inference_mode()
     def step(self) -> list[DecodingSequence]:
-        """One decode step for the running batch, then admit waiting sequences; returns those that finished."""
+        """One decode step for the running batch, then admit waiting sequences; returns those that finished.
+
+        Failure-safe: if anything in the step raises, every sequence of the running batch and of the admission
+        is finished with `finish_reason == "error"` (`.error` holds the exception) and returned, the batch
+        starts afresh and the engine stays usable; sequences still waiting are untouched.
+        """
         finished: list[DecodingSequence] = []
-        cancelled = [i for i, s in enumerate(self.active) if s.cancelled]
-        if cancelled:
-            for i in cancelled:
-                self.active[i].finish("cancelled")
-            finished += self._drop(cancelled)
-        if self.active:
-            finished += self._decode()
-        finished += self._admit()
+        try:
+            cancelled = [i for i, s in enumerate(self.active) if s.cancelled]
+            if cancelled:
+                for i in cancelled:
+                    self.active[i].finish("cancelled")
+                finished += self._drop(cancelled)
+            if self.active:
+                finished += self._decode()
+            finished += self._admit()
+        except Exception as e:
+            finished += self._fail_batch(e)
         self.steps += 1
         return finished
+
+    def _fail_batch(self, error: Exception) -> list[DecodingSequence]:
+        self.failed_steps += 1
+        failed = list(dict.fromkeys(self.active + self.admitting))  # the two can share sequences mid-admission
+        for s in failed:
+            s.fail(error)
+        self.active, self.admitting = [], []
+        self.cache = self.mask = self.pos = self.last = None
+        self.padded = False
+        return failed
 
     # -- internals --
     def _choose(self, seqs: list[DecodingSequence], logits: torch.Tensor) -> list[int]:
@@ -305,7 +333,7 @@ class DecodeEngine:
         return self._drop(done) if done else []
 
     def _admit(self) -> list[DecodingSequence]:
-        finished, new = [], []
+        finished, new = [], self.admitting
         while self.pending and len(self.active) + len(new) < self.max_batch_size:
             seq = self.pending.popleft()
             if seq.cancelled:
@@ -318,6 +346,13 @@ class DecodeEngine:
                 new.append(seq)
         if not new:
             return finished
+        finished += self._prefill(new)
+        self.admitting = []
+        return finished
+
+    def _prefill(self, new: list[DecodingSequence]) -> list[DecodingSequence]:
+        """Run the prompts of `new` and merge them into the running batch; returns those that already finished."""
+        finished = []
         B, P = len(new), max(len(s.prompt_ids) for s in new)
         ids = torch.full((B, P), PAD_ID, dtype=torch.long)
         mask = torch.zeros((B, P), dtype=torch.long)
@@ -502,6 +537,7 @@ class Generator:
                     bar.update(len(done))
         if bar is not None:
             bar.close()
+        _raise_first_error(seqs)
         results = [s.result() for s in seqs]
         return results[0] if single else results
 
@@ -512,6 +548,12 @@ class Generator:
     def __repr__(self) -> str:
         return (f"Generator({self.model.config.name}, {self.model.num_parameters():,} parameters, "
                 f"{str(next(self.model.parameters()).dtype).removeprefix('torch.')}, {self.device})")
+
+
+def _raise_first_error(seqs: list[DecodingSequence]) -> None:
+    for s in seqs:
+        if s.error is not None:
+            raise RuntimeError(f"generation failed: {type(s.error).__name__}: {s.error}") from s.error
 
 
 class TextStream:
@@ -540,6 +582,7 @@ class TextStream:
                     self.sequence.finish("cancelled")
         while self._chunks:
             yield self._chunks.popleft()
+        _raise_first_error([self.sequence])
 
     def result(self) -> GenerationResult:
         return self.sequence.result()

@@ -12,6 +12,7 @@ vocabulary first, so padding rows (ids >= 30003) can never be chosen.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -64,15 +65,21 @@ class SamplingParams:
         def bad(name, value, rule):
             raise UserError(f"{name}={value!r}: {rule}")
 
+        def finite(name):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                bad(name, value, "must be a finite number")
+            return value
+
         if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 0:
             bad("max_new_tokens", self.max_new_tokens, "must be an integer >= 0")
-        if not self.temperature >= 0.0:
+        if not finite("temperature") >= 0.0:
             bad("temperature", self.temperature, "must be >= 0 (0 = greedy)")
         if not isinstance(self.top_k, int) or self.top_k < 0:
             bad("top_k", self.top_k, "must be an integer >= 0 (0 = off)")
-        if not 0.0 < self.top_p <= 1.0:
+        if not 0.0 < finite("top_p") <= 1.0:
             bad("top_p", self.top_p, "must be in (0, 1] (1 = off)")
-        if not self.repetition_penalty > 0.0:
+        if not finite("repetition_penalty") > 0.0:
             bad("repetition_penalty", self.repetition_penalty, "must be > 0 (1 = off)")
         if not isinstance(self.no_repeat_ngram_size, int) or self.no_repeat_ngram_size < 0:
             bad("no_repeat_ngram_size", self.no_repeat_ngram_size, "must be an integer >= 0 (0 = off)")
@@ -80,8 +87,8 @@ class SamplingParams:
             bad("stop", self.stop, "stop strings must be non-empty strings")
         if any(not 0 <= t < vocab_size for t in self.stop_token_ids):
             bad("stop_token_ids", self.stop_token_ids, f"ids must be in [0, {vocab_size})")
-        if self.seed is not None and not isinstance(self.seed, int):
-            bad("seed", self.seed, "must be an integer")
+        if self.seed is not None and not (isinstance(self.seed, int) and 0 <= self.seed < 2**64):
+            bad("seed", self.seed, "must be an integer in [0, 2**64)")
         if self.logprobs is not None and not (isinstance(self.logprobs, int) and 0 <= self.logprobs <= 20):
             bad("logprobs", self.logprobs, "must be an integer in [0, 20]")
         return self
@@ -153,13 +160,22 @@ class SequenceSampler:
         return logits
 
     def choose(self, logits: torch.Tensor) -> int:
-        """The next token for a float32 row of logits [vocab_size] (padding rows already cut off)."""
-        logits = self.process(logits)
+        """The next token for a float32 row of logits [vocab_size] (padding rows already cut off).
+
+        Numerically safe for every legal setting: an extreme penalty can push logits to +-inf in float32 and a
+        tiny temperature (1e-300) overflows any division, so sampling runs in float64 on logits shifted to a
+        maximum of 0 (the best token keeps weight exp(0) = 1, so the probabilities can never be all zero or NaN).
+        """
+        processed = self.process(logits)
         if self.params.greedy:
+            return int(torch.argmax(processed))
+        z = torch.nan_to_num(processed.double(), nan=-math.inf, posinf=torch.finfo(torch.float64).max, neginf=-math.inf)
+        best = z.max()
+        if not torch.isfinite(best):  # every token banned or penalised to -inf: fall back to the model's choice
             return int(torch.argmax(logits))
-        logits = logits / self.params.temperature
-        logits = top_k_top_p_filter(logits, self.params.top_k, self.params.top_p)
-        probs = torch.softmax(logits, dim=-1)
+        z = (z - best) / self.params.temperature
+        z = top_k_top_p_filter(z, self.params.top_k, self.params.top_p)
+        probs = torch.softmax(z, dim=-1)
         return int(torch.multinomial(probs, 1, generator=self.generator))
 
     def observe(self, token: int) -> None:

@@ -13,7 +13,8 @@ the handler as it is decoded (`loop.call_soon_threadsafe`). A client that discon
 which frees their batch rows at the next step. Errors are OpenAI-style JSON
 (`{"error": {"message", "type", "param", "code"}}`): 400 bad values, 401 API key, 404 unknown model/route,
 413 body or prompt too long, 422 wrong JSON types, 429 queue full, 503 shutting down. A failure inside a
-decode step fails the sequences of that batch with a 500 and the worker carries on.
+decode step fails the sequences of that step with a 500 and the worker carries on; `GET /health` answers 200
+only while the worker is alive, accepting and not stuck in a step (503 with the reason otherwise).
 
 Chat template (Polyglot-Ko is a base model; this is the KoAlpaca-style format its instruction-tuned
 descendants use, documented so clients can rely on it):
@@ -28,6 +29,7 @@ Generation stops at the next "### 질문:" as well as at any `stop` the request 
 # No `from __future__ import annotations`: FastAPI must resolve `Request` annotations of the nested routes.
 import argparse
 import asyncio
+import hmac
 import json
 import logging
 import queue
@@ -145,18 +147,28 @@ class QueueFull(Exception):
 
 
 class BatchWorker:
-    """One thread, one `DecodeEngine`: takes sequences from an inbox and steps the batch while there is work."""
+    """One thread, one `DecodeEngine`: takes sequences from an inbox and steps the batch while there is work.
 
-    def __init__(self, generator, max_queue: int = 64):
+    Nothing a request does can stop it: a failed step fails only the sequences in it (the engine is
+    failure-safe), and anything else that raises is logged and fails what was in the engine, which is then
+    replaced. The load it reports is derived from the sequences themselves (accepted and not finished), never
+    kept as a hand-maintained counter that a failure could leave raised.
+    """
+
+    def __init__(self, generator, max_queue: int = 64, stall_seconds: float = 300.0):
         self.generator = generator
         self.engine = generator.new_engine()
         self.max_queue = max_queue
+        self.stall_seconds = stall_seconds
         self.inbox: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.in_system = 0          # sequences submitted and not finished (queued + running)
+        self._live: set = set()     # sequences accepted here whose end has not been reported yet
         self.peak_batch = 0         # most sequences decoded in one step: > 1 proves requests share steps
         self.tokens_generated = 0
+        self.failed_steps = 0
+        self.last_error: Optional[str] = None
+        self.step_started: Optional[float] = None  # monotonic time the step in progress began
         self.accepting = True
         self.thread = threading.Thread(target=self._loop, name="polyglot-ko-decode", daemon=True)
 
@@ -164,56 +176,95 @@ class BatchWorker:
         self.thread.start()
         return self
 
+    @property
+    def in_system(self) -> int:
+        """Sequences accepted and not finished (queued + running)."""
+        with self._lock:
+            return sum(1 for s in self._live if not s.finished)
+
     def submit(self, sequences: list) -> None:
         with self._lock:
             if not self.accepting:
                 raise APIError(503, "the server is shutting down; retry on another instance", "server_error",
                                code="shutting_down")
-            if self.in_system + len(sequences) > self.max_queue:
+            self._live = {s for s in self._live if not s.finished}
+            if len(self._live) + len(sequences) > self.max_queue:
                 raise QueueFull()
-            self.in_system += len(sequences)
+            self._live.update(sequences)
         for s in sequences:
             self.inbox.put(s)
+
+    def health(self) -> tuple[str, int]:
+        """("ok", 200), or why not and 503: the worker thread died, is shutting down, or a step hangs."""
+        if not self.thread.is_alive():
+            return "worker_stopped", 503
+        if not self.accepting:
+            return "shutting_down", 503
+        started = self.step_started
+        if started is not None and time.monotonic() - started > self.stall_seconds:
+            return "stalled", 503
+        return "ok", 200
 
     def stats(self) -> dict:
         return {"running": len(self.engine.active), "waiting": len(self.engine.pending) + self.inbox.qsize(),
                 "in_system": self.in_system, "peak_batch": self.peak_batch, "steps": self.engine.steps,
-                "tokens_generated": self.tokens_generated}
+                "tokens_generated": self.tokens_generated, "failed_steps": self.failed_steps,
+                "last_error": self.last_error}
 
-    def _finished(self, seqs) -> None:
-        with self._lock:
-            self.in_system -= len(seqs)
+    def _report(self, seqs) -> None:
         for s in seqs:
             self.tokens_generated += len(s.out_ids)
-            s.tag.on_done(s)
+            if s.error is not None:
+                s.tag.on_error(f"generation failed: {type(s.error).__name__}: {s.error}")
+            else:
+                s.tag.on_done(s)
+        with self._lock:
+            self._live.difference_update(seqs)
+
+    def _fail_everything(self, error: Exception) -> None:
+        """Last resort when something outside a step raised: fail what the engine holds, start a new one."""
+        engine, self.engine = self.engine, self.generator.new_engine()
+        failed = [s for s in list(engine.active) + list(engine.admitting) + list(engine.pending) if not s.finished]
+        for s in failed:
+            s.fail(error)
+        self._report(failed)
+
+    def _iterate(self) -> None:
+        engine = self.engine
+        try:
+            item = self.inbox.get(timeout=0.05) if not engine.has_work else self.inbox.get_nowait()
+            engine.submit(item)
+            while True:
+                engine.submit(self.inbox.get_nowait())
+        except queue.Empty:
+            pass
+        if not engine.has_work:
+            return
+        self.step_started = time.monotonic()
+        failures = engine.failed_steps
+        try:
+            done = engine.step()
+        finally:
+            self.step_started = None
+        if engine.failed_steps != failures:
+            self.failed_steps += 1
+            error = next(s.error for s in done if s.error is not None)
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.error("decode step failed (%s); its %d sequence(s) were ended with an error", self.last_error,
+                      sum(s.error is not None for s in done))
+        self.peak_batch = max(self.peak_batch, len(engine.active))
+        if done:
+            self._report(done)
 
     def _loop(self) -> None:
-        engine = self.engine
         while not self._stop.is_set():
             try:
-                item = self.inbox.get(timeout=0.05) if not engine.has_work else self.inbox.get_nowait()
-                engine.submit(item)
-                while True:
-                    engine.submit(self.inbox.get_nowait())
-            except queue.Empty:
-                pass
-            if not engine.has_work:
-                continue
-            try:
-                done = engine.step()
-                self.peak_batch = max(self.peak_batch, len(engine.active))
-            except Exception as e:  # a failed step must not kill the server: fail this batch, keep serving
-                log.exception("decode step failed")
-                failed = list(engine.active) + list(engine.pending)
-                self.engine = engine = self.generator.new_engine()
-                with self._lock:
-                    self.in_system -= len(failed)
-                for s in failed:
-                    s.finish_reason = s.finish_reason or "error"
-                    s.tag.on_error(f"generation failed: {type(e).__name__}: {e}")
-                continue
-            if done:
-                self._finished(done)
+                self._iterate()
+            except Exception as e:  # the thread must outlive any failure, or every request would hang
+                log.exception("decode worker failed outside a step")
+                self.failed_steps += 1
+                self.last_error = f"{type(e).__name__}: {e}"
+                self._fail_everything(e)
 
     def shutdown(self, timeout: float = 0.0) -> None:
         """Stop accepting; give running sequences `timeout` seconds to finish, then cancel the rest."""
@@ -248,6 +299,8 @@ class ServerLimits:
     """Largest request body (413 above it)."""
     default_max_tokens: int = 16
     """`max_tokens` when a completion request gives none (OpenAI's default is 16)."""
+    stall_seconds: float = 300.0
+    """`/health` answers 503 "stalled" when one decode step has run longer than this."""
 
 
 def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str] = None,
@@ -266,7 +319,8 @@ def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str
 
     @asynccontextmanager
     async def lifespan(app):
-        app.state.worker = BatchWorker(generator, max_queue=limits.max_queue).start()
+        app.state.worker = BatchWorker(generator, max_queue=limits.max_queue,
+                                       stall_seconds=limits.stall_seconds).start()
         yield
         await asyncio.to_thread(app.state.worker.shutdown, shutdown_timeout)
 
@@ -293,7 +347,7 @@ def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str
         if api_key is None:
             return
         header = request.headers.get("authorization", "")
-        if header != f"Bearer {api_key}":
+        if not hmac.compare_digest(header.encode("utf-8", "surrogateescape"), f"Bearer {api_key}".encode()):
             raise APIError(401, "invalid or missing API key; send `Authorization: Bearer <key>`",
                            code="invalid_api_key")
 
@@ -431,7 +485,8 @@ def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str
     @app.get("/health")
     async def health(request: Request):
         w = request.app.state.worker
-        return {"status": "ok" if w.accepting else "shutting_down", "model": model_name, **w.stats()}
+        status, code = w.health()
+        return JSONResponse({"status": status, "model": model_name, **w.stats()}, status_code=code)
 
     @app.get("/v1/models")
     async def models(request: Request):

@@ -4,7 +4,7 @@ Layout under the run folder:
 
     checkpoints/step_000200/      one complete checkpoint: DCP shards (model + optimizer, resharded on load to
                                   any number of processes), meta.json (step, loader position, schedule, config),
-                                  rng_rank{R}.pt (each rank's RNG states)
+                                  rng_rank{R}.json (each rank's RNG states)
     checkpoints/.step_000300.tmp  a save in progress (or cut by a crash): never read, removed by the next save
     hf/step_000200/               Hugging Face model folder + tokenizer exported with that checkpoint
     model/                        the final Hugging Face model
@@ -12,12 +12,19 @@ Layout under the run folder:
 A step folder appears only by renaming the finished temporary folder after every rank wrote its part, so it is
 complete or absent; a kill -9 at any moment leaves every earlier checkpoint intact. Old checkpoints are deleted
 only after a newer one is in place. With several nodes, the run folder must be on a shared filesystem.
+
+Reading a checkpoint never runs code from it (users share and download checkpoints): our own files are JSON, and
+the two places DCP unpickles are checked first with loaders that accept data only: `.metadata` with an
+unpickler that knows just the classes DCP writes there, and each non-tensor item with torch's `weights_only`
+loader (tensors DCP already reads that way). A file that needs anything else is refused with a `UserError`.
 """
 
 from __future__ import annotations
 
-import json
+import base64
+import io
 import os
+import pickle
 import random
 import re
 import shutil
@@ -31,7 +38,7 @@ import torch
 import torch.distributed as dist
 
 from ..errors import UserError
-from ..io_utils import _fsync_dir, atomic_write_json
+from ..io_utils import _fsync_dir, atomic_write_json, read_json
 from .parallel import DistInfo, barrier, broadcast_object
 
 STEP_RE = re.compile(r"^step_(\d{6,})$")
@@ -70,19 +77,126 @@ def find_resume(out: Path, resume: str) -> Optional[Path]:
     return p
 
 
+def _b64(t: torch.Tensor) -> str:
+    return base64.b64encode(t.numpy().tobytes()).decode("ascii")
+
+
+def _from_b64(text: str) -> torch.Tensor:
+    return torch.frombuffer(bytearray(base64.b64decode(text, validate=True)), dtype=torch.uint8)
+
+
 def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """This process's RNG states as plain JSON data (byte states base64-encoded)."""
+    kind, key, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state = {"torch": _b64(torch.get_rng_state()),
+             "numpy": {"kind": kind, "key": key.tolist(), "pos": int(pos), "has_gauss": int(has_gauss),
+                       "cached_gaussian": float(cached)},
+             "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next}}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state()
+        state["cuda"] = _b64(torch.cuda.get_rng_state())
     return state
 
 
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"])
+def set_rng_state(state: dict, source: str = "rng state") -> None:
+    """Restore what `rng_state` returned; a malformed state is a `UserError` naming `source`."""
+    try:
+        n, p = state["numpy"], state["python"]
+        torch_state = _from_b64(state["torch"])
+        numpy_state = (str(n["kind"]), np.asarray(n["key"], dtype=np.uint32), int(n["pos"]), int(n["has_gauss"]),
+                       float(n["cached_gaussian"]))
+        python_state = (int(p["version"]), tuple(int(x) for x in p["internal"]),
+                        None if p["gauss_next"] is None else float(p["gauss_next"]))
+        torch.set_rng_state(torch_state)
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state(_from_b64(state["cuda"]))
+    except (KeyError, TypeError, ValueError, RuntimeError, base64.binascii.Error) as e:
+        raise UserError(f"{source}: not an RNG state written by polyglot-ko ({type(e).__name__}: "
+                        f"{str(e)[:120]}); resume from an untouched checkpoint") from None
+
+
+# --- reading DCP files without running code from them ---------------------------------------------------
+def _dcp_metadata_classes() -> set[tuple[str, str]]:
+    import torch.distributed.checkpoint.metadata as md
+
+    # Every class of DCP's metadata module is a plain dataclass or enum: data, never a callable that runs code.
+    allowed = {(md.__name__, n) for n, v in vars(md).items() if isinstance(v, type) and v.__module__ == md.__name__}
+    allowed |= {("torch.distributed.checkpoint.filesystem", "_StorageInfo"), ("torch", "Size"),
+                ("torch.serialization", "_get_layout"), ("collections", "OrderedDict"),
+                ("pathlib", "PosixPath"), ("pathlib", "PurePosixPath"), ("pathlib", "WindowsPath"),
+                ("pathlib", "PureWindowsPath")}
+    allowed |= {("torch", n) for n, v in vars(torch).items() if isinstance(v, torch.dtype)}
+    return allowed
+
+
+class _DataOnlyUnpickler(pickle.Unpickler):
+    allowed: set[tuple[str, str]] = set()
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.allowed:
+            raise pickle.UnpicklingError(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
+def _refuse(path: Path, what: str, detail: str) -> UserError:
+    return UserError(f"{path}: refusing to read this checkpoint: its {what} needs {detail}, which no checkpoint "
+                     f"polyglot-ko writes contains (a crafted or foreign file); resume only from checkpoints you "
+                     f"wrote or trust")
+
+
+def check_dcp_metadata(path: Path) -> None:
+    """Unpickle `path/.metadata` with DCP's own data classes only, before DCP unpickles it for real."""
+    if not _DataOnlyUnpickler.allowed:
+        _DataOnlyUnpickler.allowed = _dcp_metadata_classes()
+    try:
+        with open(path / ".metadata", "rb") as f:
+            _DataOnlyUnpickler(f).load()
+    except pickle.UnpicklingError as e:
+        raise _refuse(path, ".metadata", str(e) or "an unknown object") from None
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, ImportError) as e:
+        raise UserError(f"{path}/.metadata: unreadable ({type(e).__name__}); the checkpoint is damaged, resume "
+                        f"from another one") from None
+
+
+def _safe_load_planner(path: Path, refused: list[UserError]):
+    """DCP's default load planner, but each non-tensor item is first read with torch's weights_only loader.
+
+    A refusal is also appended to `refused`: DCP re-raises it wrapped in its own exception type."""
+    from torch.distributed.checkpoint.default_planner import DefaultLoadPlanner
+
+    class DataOnlyLoadPlanner(DefaultLoadPlanner):
+        def load_bytes(self, read_item, value: io.BytesIO) -> None:
+            raw = value.getvalue()
+            try:
+                torch.load(io.BytesIO(raw), weights_only=True)
+            except pickle.UnpicklingError as e:
+                found = re.search(r"GLOBAL ([\w.]+)", str(e))
+                refused.append(_refuse(path, f"item {read_item.dest_index.fqn!r}",
+                                       found.group(1) if found else "an object that is not plain data"))
+                raise refused[-1] from None
+            super().load_bytes(read_item, io.BytesIO(raw))
+
+    return DataOnlyLoadPlanner()
+
+
+def dcp_load(state: dict, path: Path) -> None:
+    """`dcp.load` into `state` from a checkpoint folder, refusing anything that is not plain data."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.api import CheckpointException
+
+    check_dcp_metadata(path)
+    refused: list[UserError] = []
+    planner = _safe_load_planner(path, refused)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*assuming the intent is to")  # single process: intended
+            dcp.load(state, checkpoint_id=str(path), planner=planner, no_dist=not dist.is_initialized())
+    except (Exception, CheckpointException):  # CheckpointException is a BaseException
+        if refused:
+            raise refused[0] from None
+        raise
 
 
 def _training_state(root: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
@@ -110,7 +224,7 @@ def save_checkpoint(out: Path, step: int, root: torch.nn.Module, optimizer: torc
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*assuming the intent is to")  # single process: intended
         dcp.save(state, checkpoint_id=str(tmp), no_dist=not dist.is_initialized())
-    torch.save(rng_state(), tmp / f"rng_rank{info.rank}.pt")
+    atomic_write_json(tmp / f"rng_rank{info.rank}.json", rng_state())
     if info.is_main:
         if os.environ.get(KILL_ENV) == str(step):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -148,23 +262,27 @@ def prune(folder: Path, keep_last: int) -> None:
 
 def load_checkpoint(path: Path, root: torch.nn.Module, optimizer: torch.optim.Optimizer, info: DistInfo) -> dict:
     """Load model + optimizer (resharded to this run's processes), this rank's RNG; return meta.json."""
-    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.api import CheckpointException
     from torch.distributed.checkpoint.state_dict import set_state_dict
 
     state = _training_state(root, optimizer)
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*assuming the intent is to")
-            dcp.load(state, checkpoint_id=str(path), no_dist=not dist.is_initialized())
-    except Exception as e:  # DCP raises several types for shape/key mismatches
+        dcp_load(state, path)
+    except UserError:
+        raise
+    except (Exception, CheckpointException) as e:  # DCP raises several types for shape/key mismatches
         raise UserError(f"checkpoint {path} does not match this model/optimizer ({type(e).__name__}: "
                         f"{str(e).splitlines()[0][:300]}); resume with the recipe that wrote it or use "
                         f"checkpoint.resume=never") from None
     set_state_dict(root, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
-    rng_file = path / f"rng_rank{info.rank}.pt"
+    rng_file = path / f"rng_rank{info.rank}.json"
     if rng_file.is_file():
-        set_rng_state(torch.load(rng_file, weights_only=False))
-    return json.loads((path / META).read_text(encoding="utf-8"))
+        set_rng_state(read_json(rng_file, "resume from an untouched checkpoint"), source=str(rng_file))
+    elif (path / f"rng_rank{info.rank}.pt").is_file():
+        # Older versions pickled the RNG state; unpickling a file from a checkpoint can run code, so it is ignored.
+        warnings.warn(f"{path}: RNG state in the old pickled format is not read (unsafe); the resumed run's random "
+                      f"draws (dropout, sampling) will differ from an uninterrupted one", stacklevel=2)
+    return read_json(path / META, "resume from an untouched checkpoint")
 
 
 def full_model_state(root: torch.nn.Module, info: DistInfo) -> Optional[dict[str, torch.Tensor]]:
@@ -205,8 +323,6 @@ def export_checkpoint(checkpoint: str | Path, dest: str | Path, tokenizer: Any =
 
     tokenizer: a tokenizer object or folder/hub id; default: the `tokenizer` of the run's recipe, if any.
     """
-    import torch.distributed.checkpoint as dcp
-
     from ..checkpoint import save_model
     from ..config import ModelConfig
     from ..model import GPTNeoXForCausalLM
@@ -216,13 +332,11 @@ def export_checkpoint(checkpoint: str | Path, dest: str | Path, tokenizer: Any =
     if not (checkpoint / META).is_file() or not (checkpoint / ".metadata").is_file():
         raise UserError(f"{checkpoint}: not a complete training checkpoint (no meta.json/.metadata); pass "
                         f"RUN/checkpoints/step_NNNNNN")
-    meta = json.loads((checkpoint / META).read_text(encoding="utf-8"))
+    meta = read_json(checkpoint / META, "export from an untouched checkpoint")
     config = ModelConfig.from_hf_dict(meta["model"], source=str(checkpoint / META))
     root = CausalLMTrainingModule(GPTNeoXForCausalLM(config))
     state = {"model": root.state_dict()}
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*assuming the intent is to")
-        dcp.load(state, checkpoint_id=str(checkpoint), no_dist=True)
+    dcp_load(state, checkpoint)
     root.load_state_dict(state["model"])
     if tokenizer is None:
         tokenizer = (meta.get("config") or {}).get("tokenizer")
