@@ -173,6 +173,16 @@ def test_chat_completions(client, gen):
     (json.dumps({"prompt": "가 " * 300}).encode(), 413, "prompt"),
     (json.dumps({"prompt": [0, 99999]}).encode(), 400, "prompt"),
     (json.dumps({"prompt": "가", "model": "gpt-4"}).encode(), 404, "model"),
+    # Found by hostile testing: these were 500s or a traceback.
+    (b'{"prompt": "\\ud800abc"}', 400, "prompt"),
+    (b'{"prompt": ["ok", "\\udfff"]}', 400, "prompt.1"),
+    (b'{"prompt": "x", "stop": ["\\ud83d"]}', 400, "stop.0"),
+    ('{"prompt": "가", "user": "'.encode() + b"\xed\xa0\x80" + b'"}', 400, None),  # a raw surrogate: not UTF-8
+    (json.dumps({"prompt": "가", "seed": 2**64}).encode(), 400, "seed"),
+    (json.dumps({"prompt": "가", "seed": -1}).encode(), 400, "seed"),
+    (b'{"prompt": "x", "stream_options": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, None),
+    (b'{"prompt": "x", "temperature": NaN}', 400, "temperature"),
+    (b'{"prompt": "x", "temperature": 0.5, "repetition_penalty": Infinity}', 400, "repetition_penalty"),
 ])
 def test_bad_requests_get_openai_errors(server, body, status, param):
     r = httpx.post(server.url + "/v1/completions", content=body, timeout=10,
@@ -182,6 +192,20 @@ def test_bad_requests_get_openai_errors(server, body, status, param):
     assert err["message"] and err["type"]
     if param:
         assert err["param"] == param or err["param"].startswith(param)
+
+
+def test_body_limit_is_enforced_before_the_body_is_read(server):
+    limit = ServerLimits().max_body_bytes
+    big = b'{"prompt": "' + b"a" * (limit + 10) + b'"}'
+    r = httpx.post(server.url + "/v1/completions", content=big, headers=auth(), timeout=30)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+
+    def chunks():  # no Content-Length: the limit must hold while the body streams in
+        for _ in range(limit // 65536 + 2):
+            yield b"a" * 65536
+
+    r = httpx.post(server.url + "/v1/completions", content=chunks(), headers=auth(), timeout=30)
+    assert r.status_code == 413 and "over the limit" in r.json()["error"]["message"]
 
 
 def test_auth_routes_and_limits(server, client):

@@ -6,6 +6,15 @@ as `UserError` with a one-line message that names the input and says how to fix 
 exceptions so that their tracebacks reach us.
 """
 
+from __future__ import annotations
+
 
 class UserError(Exception):
-    """A mistake in the user's input: printed as one line by the CLI, never as a traceback."""
+    """A mistake in the user's input: printed as one line by the CLI, never as a traceback.
+
+    `param` names the argument at fault when there is one (the server reports it as OpenAI's `param` field).
+    """
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param

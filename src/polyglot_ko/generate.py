@@ -494,7 +494,7 @@ class Generator:
         else:
             ids = [int(t) for t in prompt]
             if any(not 0 <= t < self.vocab_size for t in ids):
-                raise UserError(f"prompt token ids must be in [0, {self.vocab_size}); got {ids[:8]}...")
+                raise UserError(f"prompt token ids must be in [0, {self.vocab_size}); got {ids[:8]}...", param="prompt")
         return ids or [self.endoftext_id]
 
     def new_sequence(self, prompt: str | Seq[int], params: SamplingParams,
@@ -502,7 +502,8 @@ class Generator:
                      prompt_ids: Optional[list[int]] = None) -> DecodingSequence:
         ids = prompt_ids if prompt_ids is not None else self.encode_prompt(prompt)
         if len(ids) >= self.max_context:
-            raise UserError(f"prompt is {len(ids)} tokens, the model's context is {self.max_context}; shorten it")
+            raise UserError(f"prompt is {len(ids)} tokens, the model's context is {self.max_context}; shorten it",
+                            param="prompt")
         max_new = min(params.max_new_tokens, self.max_context - len(ids))
         sampler = SequenceSampler(params, ids, self.vocab_size, device=self.device)
         return DecodingSequence(ids, params, sampler, _new_decoder(self.tokenizer), max_new, listener=listener, tag=tag)

@@ -63,7 +63,7 @@ class SamplingParams:
     def validate(self, vocab_size: int) -> "SamplingParams":
         """Raise `UserError` naming the bad option and its valid range."""
         def bad(name, value, rule):
-            raise UserError(f"{name}={value!r}: {rule}")
+            raise UserError(f"{name}={value!r}: {rule}", param=name)
 
         def finite(name):
             value = getattr(self, name)

@@ -26,7 +26,7 @@ descendants use, documented so clients can rely on it):
 Generation stops at the next "### 질문:" as well as at any `stop` the request gives.
 """
 
-# No `from __future__ import annotations`: FastAPI must resolve `Request` annotations of the nested routes.
+# No `from __future__ import annotations`: FastAPI and pydantic resolve the annotations at run time.
 import argparse
 import asyncio
 import hmac
@@ -36,8 +36,14 @@ import queue
 import threading
 import time
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .errors import UserError
 from .sampling import SamplingParams
@@ -62,46 +68,45 @@ def format_chat(messages: list[dict]) -> str:
 
 
 # --- request schemas ---------------------------------------------------------------------------------------
-def _models():
-    # Pydantic is imported lazily with FastAPI so `polyglot-ko --help` never needs the serve extra.
-    from pydantic import BaseModel, ConfigDict, Field
+class CommonRequest(BaseModel):
+    """Fields completions and chat share. Strict types: "5" is not a number here (422); unknown OpenAI fields
+    are ignored."""
 
-    class Common(BaseModel):
-        # Strict types: "5" is not a number here (422), but unknown OpenAI fields are ignored.
-        model_config = ConfigDict(strict=True, extra="ignore")
-        model: Optional[str] = None
-        max_tokens: Optional[int] = None
-        temperature: float = 1.0
-        top_p: float = 1.0
-        n: int = 1
-        stream: bool = False
-        stop: Union[str, list[str], None] = None
-        seed: Optional[int] = None
-        user: Optional[str] = None
-        stream_options: Optional[dict] = None
-        # Extensions (pass with the openai client's `extra_body`): the decoding options Korean output needs.
-        top_k: int = 0
-        repetition_penalty: float = 1.0
-        no_repeat_ngram_size: int = 0
-        stop_token_ids: Optional[list[int]] = None
+    model_config = ConfigDict(strict=True, extra="ignore")
+    model: Optional[str] = None
+    max_tokens: Optional[int] = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    n: int = 1
+    stream: bool = False
+    stop: Union[str, list[str], None] = None
+    seed: Optional[int] = None
+    user: Optional[str] = None
+    stream_options: Optional[dict] = None
+    # Extensions (pass with the openai client's `extra_body`): the decoding options Korean output needs.
+    top_k: int = 0
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    stop_token_ids: Optional[list[int]] = None
 
-    class CompletionRequest(Common):
-        prompt: Union[str, list[str], list[int], list[list[int]]]
-        echo: bool = False
-        logprobs: Optional[int] = None
 
-    class Message(BaseModel):
-        model_config = ConfigDict(strict=True, extra="ignore")
-        role: Literal["system", "user", "assistant"]
-        content: str
+class CompletionRequest(CommonRequest):
+    prompt: Union[str, list[str], list[int], list[list[int]]]
+    echo: bool = False
+    logprobs: Optional[int] = None
 
-    class ChatRequest(Common):
-        messages: list[Message] = Field(min_length=1)
-        max_completion_tokens: Optional[int] = None
-        logprobs: bool = False
-        top_logprobs: Optional[int] = None
 
-    return CompletionRequest, ChatRequest
+class Message(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatRequest(CommonRequest):
+    messages: list[Message] = Field(min_length=1)
+    max_completion_tokens: Optional[int] = None
+    logprobs: bool = False
+    top_logprobs: Optional[int] = None
 
 
 class APIError(Exception):
@@ -296,73 +301,87 @@ class ServerLimits:
     max_n: int = 8
     """Largest `n` (choices per prompt)."""
     max_body_bytes: int = 1 << 20
-    """Largest request body (413 above it)."""
+    """Largest request body (413 above it, checked while it arrives)."""
     default_max_tokens: int = 16
     """`max_tokens` when a completion request gives none (OpenAI's default is 16)."""
     stall_seconds: float = 300.0
     """`/health` answers 503 "stalled" when one decode step has run longer than this."""
 
 
-def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str] = None,
-               limits: Optional[ServerLimits] = None, shutdown_timeout: float = 30.0):
-    """A FastAPI app serving `generator`; its lifespan starts and stops the decode worker (`app.state.worker`)."""
-    from contextlib import asynccontextmanager
+def sse(obj) -> str:
+    return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse, StreamingResponse
-    from pydantic import ValidationError
-    from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    CompletionRequest, ChatRequest = _models()
-    limits = limits or ServerLimits()
-    created = int(time.time())
+def _lone_surrogate_at(obj, path: str = "", depth: int = 0) -> Optional[str]:
+    """The dotted path of the first string (key or value) holding a lone surrogate, if any."""
+    if depth > 64:  # deeper than any field we read; pydantic rejects its type
+        return None
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "body"
+        return None
+    for key, value in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and _lone_surrogate_at(key, where, depth + 1):
+            return where
+        found = _lone_surrogate_at(value, where, depth + 1)
+        if found:
+            return found
+    return None
 
-    @asynccontextmanager
-    async def lifespan(app):
-        app.state.worker = BatchWorker(generator, max_queue=limits.max_queue,
-                                       stall_seconds=limits.stall_seconds).start()
-        yield
-        await asyncio.to_thread(app.state.worker.shutdown, shutdown_timeout)
 
-    app = FastAPI(title="polyglot-ko", lifespan=lifespan, docs_url=None, redoc_url=None)
+def _error_event(message: str) -> str:
+    return sse({"error": {"message": message, "type": "server_error", "param": None, "code": None}})
 
-    def error_response(err: APIError) -> JSONResponse:
-        return JSONResponse(err.body(), status_code=err.status)
 
-    @app.exception_handler(APIError)
-    async def _api_error(_request, err: APIError):
-        return error_response(err)
+class Service:
+    """What the routes do, one small method each: parse a request, turn it into sequences for the worker, and
+    shape what comes back (a JSON body, or server-sent events through `stream_events`)."""
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-        return error_response(APIError(exc.status_code, str(exc.detail), code=code))
+    def __init__(self, generator, model_name: str, api_key: Optional[str], limits: ServerLimits):
+        self.generator, self.model_name, self.api_key, self.limits = generator, model_name, api_key, limits
+        self.created = int(time.time())
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_request, exc: Exception):
-        log.exception("unexpected error")
-        return error_response(APIError(500, f"internal error: {type(exc).__name__}", "server_error"))
-
-    def check_auth(request: Request) -> None:
-        if api_key is None:
+    # -- requests --
+    def check_auth(self, request: Request) -> None:
+        if self.api_key is None:
             return
-        header = request.headers.get("authorization", "")
-        if not hmac.compare_digest(header.encode("utf-8", "surrogateescape"), f"Bearer {api_key}".encode()):
+        header = request.headers.get("authorization", "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(header, f"Bearer {self.api_key}".encode()):
             raise APIError(401, "invalid or missing API key; send `Authorization: Bearer <key>`",
                            code="invalid_api_key")
 
-    async def parse(request: Request, schema):
-        check_auth(request)
-        body = await request.body()
-        if len(body) > limits.max_body_bytes:
-            raise APIError(413, f"request body is {len(body)} bytes; the limit is {limits.max_body_bytes}",
-                           code="request_too_large")
+    async def read_body(self, request: Request) -> bytes:
+        """The body, refused with 413 as soon as it passes the limit (declared or while it streams in)."""
+        limit = self.limits.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise APIError(413, f"request body is {declared} bytes; the limit is {limit}", code="request_too_large")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise APIError(413, f"request body is over the limit of {limit} bytes", code="request_too_large")
+        return bytes(body)
+
+    async def parse(self, request: Request, schema):
+        self.check_auth(request)
+        body = await self.read_body(request)
         try:
             obj = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise APIError(400, f"request body is not valid JSON ({e})", code="invalid_json") from None
+        except RecursionError:
+            raise APIError(400, "request body is nested too deeply", code="invalid_json") from None
         if not isinstance(obj, dict):
             raise APIError(400, "request body must be a JSON object", code="invalid_json")
+        bad = _lone_surrogate_at(obj)
+        if bad is not None:
+            raise APIError(400, f"{bad}: holds a lone UTF-16 surrogate (such as \\ud800), which is not text",
+                           param=bad, code="invalid_string")
         try:
             req = schema.model_validate(obj)
         except ValidationError as e:
@@ -370,12 +389,14 @@ def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str
             param = ".".join(str(p) for p in first["loc"])
             raise APIError(422, f"{param}: {first['msg']} (got {first.get('input')!r:.80})", param=param,
                            code="invalid_type") from None
-        if req.model is not None and req.model not in (model_name, "polyglot-ko"):
-            raise APIError(404, f"model {req.model!r} is not served here; GET /v1/models lists {model_name!r}",
+        if req.model is not None and req.model not in (self.model_name, "polyglot-ko"):
+            raise APIError(404, f"model {req.model!r} is not served here; GET /v1/models lists {self.model_name!r}",
                            param="model", code="model_not_found")
         return req
 
-    def sampling(req, max_tokens: Optional[int], stop_extra: tuple[str, ...] = (), logprobs=None) -> SamplingParams:
+    def sampling(self, req, max_tokens: Optional[int], stop_extra: tuple[str, ...] = (),
+                 logprobs=None) -> SamplingParams:
+        limits = self.limits
         if max_tokens is None:
             max_tokens = limits.default_max_tokens
         if max_tokens > limits.max_tokens:
@@ -390,21 +411,25 @@ def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str
         if req.stop_token_ids is not None:
             kw["stop_token_ids"] = tuple(req.stop_token_ids)
         try:
-            return SamplingParams(**kw).validate(generator.vocab_size)
+            return SamplingParams(**kw).validate(self.generator.vocab_size)
         except UserError as e:
-            raise APIError(400, str(e), param=str(e).split("=")[0]) from None
+            raise APIError(400, str(e), param=e.param) from None
 
-    def encode(prompt) -> list[int]:
+    def encode(self, prompt) -> list[int]:
         try:
-            ids = generator.encode_prompt(prompt)
+            ids = self.generator.encode_prompt(prompt)
         except UserError as e:
             raise APIError(400, str(e), param="prompt") from None
-        if len(ids) > limits.max_prompt_tokens:
+        if len(ids) > self.limits.max_prompt_tokens:
             raise APIError(413, f"prompt is {len(ids)} tokens; this server accepts at most "
-                                f"{limits.max_prompt_tokens}", param="prompt", code="prompt_too_long")
+                                f"{self.limits.max_prompt_tokens}", param="prompt", code="prompt_too_long")
         return ids
 
-    async def run_sequences(request: Request, prompts: list[list[int]], params: SamplingParams, n: int,
+    async def encode_all(self, prompts: list) -> list[list[int]]:
+        # Off the event loop: a long prompt takes a while to tokenize and must not freeze other requests.
+        return await asyncio.to_thread(lambda: [self.encode(p) for p in prompts])
+
+    async def run_sequences(self, request: Request, prompts: list[list[int]], params: SamplingParams, n: int,
                             want_prompt_logprobs: bool = False):
         """Submit prompts x n; returns (handles, events queue). Choice i*n+j is prompt i, sample j."""
         loop = asyncio.get_running_loop()
@@ -412,10 +437,10 @@ def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str
         handles, seqs = [], []
         for i, ids in enumerate(prompts):
             for j in range(n):
-                p = params.replace(seed=params.seed + j) if (params.seed is not None and j) else params
+                p = params.replace(seed=(params.seed + j) % 2**64) if (params.seed is not None and j) else params
                 h = _Handle(loop, events, i * n + j)
                 try:
-                    seq = generator.new_sequence(None, p, listener=h.on_text, tag=h, prompt_ids=ids)
+                    seq = self.generator.new_sequence(None, p, listener=h.on_text, tag=h, prompt_ids=ids)
                 except UserError as e:
                     raise APIError(400, str(e), param="prompt") from None
                 seq.want_prompt_logprobs = want_prompt_logprobs
@@ -425,15 +450,16 @@ def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str
         try:
             request.app.state.worker.submit(seqs)
         except QueueFull:
-            raise APIError(429, f"the server is at its limit of {limits.max_queue} queued sequences; retry "
+            raise APIError(429, f"the server is at its limit of {self.limits.max_queue} queued sequences; retry "
                                 f"shortly", "rate_limit_error", code="queue_full") from None
         return handles, events
 
+    @staticmethod
     def cancel(handles) -> None:
         for h in handles:
             h.sequence.cancel()
 
-    async def wait_all(request: Request, handles, events: asyncio.Queue) -> None:
+    async def wait_all(self, request: Request, handles, events: asyncio.Queue) -> None:
         """Wait until every sequence is done; cancel them all if the client goes away."""
         pending = len(handles)
         try:
@@ -442,7 +468,7 @@ def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str
                     kind, _i, payload = await asyncio.wait_for(events.get(), timeout=0.5)
                 except asyncio.TimeoutError:
                     if await request.is_disconnected():
-                        cancel(handles)
+                        self.cancel(handles)
                         return
                     continue
                 if kind == "done":
@@ -450,38 +476,208 @@ def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str
                 elif kind == "error":
                     raise APIError(500, payload, "server_error")
         except asyncio.CancelledError:
-            cancel(handles)
+            self.cancel(handles)
             raise
 
+    async def stream_events(self, handles, events: asyncio.Queue, on_text: Callable, on_done: Callable,
+                            head: list[str], tail: Callable[[], list[str]]):
+        """The SSE body both endpoints share: `head`, then one event per text chunk / finished choice (None from
+        a callback skips it), an error event if a step fails, `tail`, `[DONE]`; cancels what is left at the end
+        or when the client disconnects (the response task is cancelled)."""
+        pending = len(handles)
+        try:
+            for line in head:
+                yield line
+            while pending:
+                kind, i, payload = await events.get()
+                if kind == "error":
+                    yield _error_event(payload)
+                    return
+                if kind == "done":
+                    pending -= 1
+                event = on_text(i, payload) if kind == "text" else on_done(i, payload)
+                if event is not None:
+                    yield event
+            for line in tail():
+                yield line
+            yield "data: [DONE]\n\n"
+        finally:
+            self.cancel(handles)
+
+    # -- responses --
+    @staticmethod
     def usage(prompts: list[list[int]], handles) -> dict:
         p = sum(len(x) for x in prompts)
         c = sum(len(h.sequence.out_ids) for h in handles)
         return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
-    def token_str(t: int) -> str:
-        return generator.tokenizer.decode([t])
+    def token_str(self, t: int) -> str:
+        return self.generator.tokenizer.decode([t])
 
-    def completion_logprobs(seq, echo: bool) -> dict:
+    def completion_logprobs(self, seq, echo: bool) -> dict:
         tokens, lps, tops = [], [], []
         if echo:
             for k, t in enumerate(seq.prompt_ids):
-                tokens.append(token_str(t))
+                tokens.append(self.token_str(t))
                 lps.append(None if k == 0 else seq.prompt_logprobs[k - 1])
                 tops.append(None)
         for e in seq.logprobs or []:
-            tokens.append(token_str(e["token_id"]))
+            tokens.append(self.token_str(e["token_id"]))
             lps.append(e["logprob"])
-            tops.append({token_str(t): lp for t, lp in e["top"]})
+            tops.append({self.token_str(t): lp for t, lp in e["top"]})
         offsets, pos = [], 0
         for tok in tokens:
             offsets.append(pos)
             pos += len(tok)
         return {"tokens": tokens, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets}
 
-    def sse(obj) -> str:
-        return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+    def chat_logprobs(self, seq) -> Optional[dict]:
+        if seq.logprobs is None:
+            return None
 
-    # --- routes ---
+        def item(t, lp):
+            s = self.token_str(t)
+            return {"token": s, "logprob": lp, "bytes": list(s.encode("utf-8"))}
+
+        return {"content": [{**item(e["token_id"], e["logprob"]),
+                             "top_logprobs": [item(t, lp) for t, lp in e["top"]]} for e in seq.logprobs]}
+
+    # -- endpoints --
+    async def completions(self, request: Request):
+        req = await self.parse(request, CompletionRequest)
+        raw = req.prompt
+        if isinstance(raw, str) or (isinstance(raw, list) and raw and isinstance(raw[0], int)):
+            raw = [raw]
+        if not raw:
+            raise APIError(400, "prompt must not be an empty list", param="prompt")
+        if req.logprobs is not None and not 0 <= req.logprobs <= 20:
+            raise APIError(400, f"logprobs={req.logprobs} must be in [0, 20]", param="logprobs")
+        params = self.sampling(req, req.max_tokens, logprobs=req.logprobs)
+        prompts = await self.encode_all(raw)
+        prompt_texts = [p if isinstance(p, str) else self.generator.tokenizer.decode(p) for p in raw]
+        want_prompt_lp = bool(req.echo and req.logprobs is not None)
+        handles, events = await self.run_sequences(request, prompts, params, req.n, want_prompt_lp)
+        rid, now = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+
+        def body(choices, **extra) -> dict:
+            return {"id": rid, "object": "text_completion", "created": now, "model": self.model_name,
+                    "choices": choices, **extra}
+
+        def echo_text(h) -> str:
+            return prompt_texts[h.index // req.n] if req.echo else ""
+
+        if not req.stream:
+            await self.wait_all(request, handles, events)
+            return body([{"index": h.index, "text": echo_text(h) + h.sequence.text,
+                          "finish_reason": h.sequence.finish_reason,
+                          "logprobs": self.completion_logprobs(h.sequence, req.echo) if req.logprobs is not None
+                          else None} for h in handles], usage=self.usage(prompts, handles))
+
+        def on_text(i, text):
+            return sse(body([{"index": i, "text": text, "finish_reason": None, "logprobs": None}]))
+
+        def on_done(i, seq):
+            lp = self.completion_logprobs(seq, False) if req.logprobs is not None else None
+            return sse(body([{"index": i, "text": "", "finish_reason": seq.finish_reason, "logprobs": lp}]))
+
+        head = [sse(body([{"index": h.index, "text": echo_text(h), "finish_reason": None, "logprobs": None}]))
+                for h in handles] if req.echo else []
+        include_usage = bool((req.stream_options or {}).get("include_usage"))
+
+        def tail():
+            return [sse(body([], usage=self.usage(prompts, handles)))] if include_usage else []
+
+        return StreamingResponse(self.stream_events(handles, events, on_text, on_done, head, tail),
+                                 media_type="text/event-stream")
+
+    async def chat(self, request: Request):
+        req = await self.parse(request, ChatRequest)
+        if req.top_logprobs is not None and not 0 <= req.top_logprobs <= 20:
+            raise APIError(400, f"top_logprobs={req.top_logprobs} must be in [0, 20]", param="top_logprobs")
+        max_tokens = req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
+        if max_tokens is None:
+            max_tokens = min(self.limits.max_tokens, 256)
+        params = self.sampling(req, max_tokens, stop_extra=(CHAT_USER,),
+                               logprobs=(req.top_logprobs or 0) if req.logprobs else None)
+        prompts = await self.encode_all([format_chat([m.model_dump() for m in req.messages])])
+        handles, events = await self.run_sequences(request, prompts, params, req.n)
+        rid, now = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+        def body(choices, **extra) -> dict:
+            obj = "chat.completion" if not req.stream else "chat.completion.chunk"
+            return {"id": rid, "object": obj, "created": now, "model": self.model_name, "choices": choices,
+                    **extra}
+
+        if not req.stream:
+            await self.wait_all(request, handles, events)
+            return body([{"index": h.index, "message": {"role": "assistant", "content": h.sequence.text.strip()},
+                          "finish_reason": h.sequence.finish_reason, "logprobs": self.chat_logprobs(h.sequence)}
+                         for h in handles], usage=self.usage(prompts, handles))
+
+        started: set[int] = set()
+
+        def on_text(i, text):
+            # The template ends with "답변:"; the model's first space is formatting, not content.
+            text = text.lstrip() if i not in started else text
+            if not text:
+                return None
+            started.add(i)
+            return sse(body([{"index": i, "delta": {"content": text}, "finish_reason": None, "logprobs": None}]))
+
+        def on_done(i, seq):
+            return sse(body([{"index": i, "delta": {}, "finish_reason": seq.finish_reason,
+                              "logprobs": self.chat_logprobs(seq)}]))
+
+        head = [sse(body([{"index": h.index, "delta": {"role": "assistant", "content": ""}, "finish_reason": None,
+                           "logprobs": None}])) for h in handles]
+        include_usage = bool((req.stream_options or {}).get("include_usage"))
+
+        def tail():
+            return [sse(body([], usage=self.usage(prompts, handles)))] if include_usage else []
+
+        return StreamingResponse(self.stream_events(handles, events, on_text, on_done, head, tail),
+                                 media_type="text/event-stream")
+
+    def models(self, request: Request) -> dict:
+        self.check_auth(request)
+        return {"object": "list", "data": [{"id": self.model_name, "object": "model", "created": self.created,
+                                            "owned_by": "polyglot-ko"}]}
+
+
+def _error_response(err: APIError) -> JSONResponse:
+    return JSONResponse(err.body(), status_code=err.status)
+
+
+def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str] = None,
+               limits: Optional[ServerLimits] = None, shutdown_timeout: float = 30.0) -> FastAPI:
+    """A FastAPI app serving `generator`; its lifespan starts and stops the decode worker (`app.state.worker`)."""
+    limits = limits or ServerLimits()
+    service = Service(generator, model_name, api_key, limits)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        app.state.worker = BatchWorker(generator, max_queue=limits.max_queue,
+                                       stall_seconds=limits.stall_seconds).start()
+        yield
+        await asyncio.to_thread(app.state.worker.shutdown, shutdown_timeout)
+
+    app = FastAPI(title="polyglot-ko", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.service = service
+
+    @app.exception_handler(APIError)
+    async def _api_error(_request, err: APIError):
+        return _error_response(err)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        return _error_response(APIError(exc.status_code, str(exc.detail), code=code))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request, exc: Exception):
+        log.exception("unexpected error")
+        return _error_response(APIError(500, f"internal error: {type(exc).__name__}", "server_error"))
+
     @app.get("/health")
     async def health(request: Request):
         w = request.app.state.worker
@@ -490,144 +686,15 @@ def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str
 
     @app.get("/v1/models")
     async def models(request: Request):
-        check_auth(request)
-        return {"object": "list", "data": [{"id": model_name, "object": "model", "created": created,
-                                            "owned_by": "polyglot-ko"}]}
+        return service.models(request)
 
     @app.post("/v1/completions")
     async def completions(request: Request):
-        req = await parse(request, CompletionRequest)
-        raw = req.prompt
-        if isinstance(raw, str) or (isinstance(raw, list) and raw and isinstance(raw[0], int)):
-            raw = [raw]
-        if not raw:
-            raise APIError(400, "prompt must not be an empty list", param="prompt")
-        if req.logprobs is not None and not 0 <= req.logprobs <= 20:
-            raise APIError(400, f"logprobs={req.logprobs} must be in [0, 20]", param="logprobs")
-        params = sampling(req, req.max_tokens, logprobs=req.logprobs)
-        prompts = [encode(p) for p in raw]
-        prompt_texts = [p if isinstance(p, str) else generator.tokenizer.decode(p) for p in raw]
-        want_prompt_lp = bool(req.echo and req.logprobs is not None)
-        handles, events = await run_sequences(request, prompts, params, req.n, want_prompt_lp)
-        rid, now = f"cmpl-{uuid.uuid4().hex}", int(time.time())
-
-        def choice_text(h) -> str:
-            return (prompt_texts[h.index // req.n] if req.echo else "") + h.sequence.text
-
-        if not req.stream:
-            await wait_all(request, handles, events)
-            choices = [{"index": h.index, "text": choice_text(h), "finish_reason": h.sequence.finish_reason,
-                        "logprobs": completion_logprobs(h.sequence, req.echo) if req.logprobs is not None else None}
-                       for h in handles]
-            return {"id": rid, "object": "text_completion", "created": now, "model": model_name,
-                    "choices": choices, "usage": usage(prompts, handles)}
-
-        include_usage = bool((req.stream_options or {}).get("include_usage"))
-
-        async def stream():
-            pending = len(handles)
-            try:
-                if req.echo:
-                    for h in handles:
-                        yield sse({"id": rid, "object": "text_completion", "created": now, "model": model_name,
-                                   "choices": [{"index": h.index, "text": prompt_texts[h.index // req.n],
-                                                "finish_reason": None, "logprobs": None}]})
-                while pending:
-                    kind, i, payload = await events.get()
-                    if kind == "text":
-                        choice = {"index": i, "text": payload, "finish_reason": None, "logprobs": None}
-                    elif kind == "done":
-                        pending -= 1
-                        lp = None
-                        if req.logprobs is not None:
-                            lp = completion_logprobs(payload, False)
-                        choice = {"index": i, "text": "", "finish_reason": payload.finish_reason, "logprobs": lp}
-                    else:
-                        yield sse({"error": {"message": payload, "type": "server_error", "param": None,
-                                             "code": None}})
-                        return
-                    yield sse({"id": rid, "object": "text_completion", "created": now, "model": model_name,
-                               "choices": [choice]})
-                if include_usage:
-                    yield sse({"id": rid, "object": "text_completion", "created": now, "model": model_name,
-                               "choices": [], "usage": usage(prompts, handles)})
-                yield "data: [DONE]\n\n"
-            finally:
-                # Runs on normal end and when the client disconnects (the response task is cancelled).
-                cancel(handles)
-
-        return StreamingResponse(stream(), media_type="text/event-stream")
+        return await service.completions(request)
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
-        req = await parse(request, ChatRequest)
-        if req.top_logprobs is not None and not 0 <= req.top_logprobs <= 20:
-            raise APIError(400, f"top_logprobs={req.top_logprobs} must be in [0, 20]", param="top_logprobs")
-        max_tokens = req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
-        if max_tokens is None:
-            max_tokens = min(limits.max_tokens, 256)
-        params = sampling(req, max_tokens, stop_extra=(CHAT_USER,),
-                          logprobs=(req.top_logprobs or 0) if req.logprobs else None)
-        prompt = format_chat([m.model_dump() for m in req.messages])
-        prompts = [encode(prompt)]
-        handles, events = await run_sequences(request, prompts, params, req.n)
-        rid, now = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-
-        def chat_logprobs(seq):
-            if seq.logprobs is None:
-                return None
-            def item(t, lp):
-                s = token_str(t)
-                return {"token": s, "logprob": lp, "bytes": list(s.encode("utf-8"))}
-            return {"content": [{**item(e["token_id"], e["logprob"]),
-                                 "top_logprobs": [item(t, lp) for t, lp in e["top"]]} for e in seq.logprobs]}
-
-        if not req.stream:
-            await wait_all(request, handles, events)
-            choices = [{"index": h.index, "message": {"role": "assistant", "content": h.sequence.text.strip()},
-                        "finish_reason": h.sequence.finish_reason, "logprobs": chat_logprobs(h.sequence)}
-                       for h in handles]
-            return {"id": rid, "object": "chat.completion", "created": now, "model": model_name,
-                    "choices": choices, "usage": usage(prompts, handles)}
-
-        include_usage = bool((req.stream_options or {}).get("include_usage"))
-
-        def chunk(choices, **extra):
-            return sse({"id": rid, "object": "chat.completion.chunk", "created": now, "model": model_name,
-                        "choices": choices, **extra})
-
-        async def stream():
-            pending = len(handles)
-            started = set()
-            try:
-                for h in handles:
-                    yield chunk([{"index": h.index, "delta": {"role": "assistant", "content": ""},
-                                  "finish_reason": None, "logprobs": None}])
-                while pending:
-                    kind, i, payload = await events.get()
-                    if kind == "text":
-                        # The template ends with "답변:"; the model's first space is formatting, not content.
-                        text = payload.lstrip() if i not in started else payload
-                        if not text:
-                            continue
-                        started.add(i)
-                        yield chunk([{"index": i, "delta": {"content": text}, "finish_reason": None,
-                                      "logprobs": None}])
-                    elif kind == "done":
-                        pending -= 1
-                        yield chunk([{"index": i, "delta": {}, "finish_reason": payload.finish_reason,
-                                      "logprobs": chat_logprobs(payload)}])
-                    else:
-                        yield sse({"error": {"message": payload, "type": "server_error", "param": None,
-                                             "code": None}})
-                        return
-                if include_usage:
-                    yield chunk([], usage=usage(prompts, handles))
-                yield "data: [DONE]\n\n"
-            finally:
-                cancel(handles)
-
-        return StreamingResponse(stream(), media_type="text/event-stream")
+        return await service.chat(request)
 
     return app
 
@@ -693,4 +760,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["create_app", "format_chat", "BatchWorker", "ServerLimits", "APIError"]
+__all__ = ["create_app", "format_chat", "BatchWorker", "Service", "ServerLimits", "APIError"]
