@@ -179,3 +179,56 @@ def test_cli_prints_one_line_errors(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def _rewrite_safetensors(src, dst, edit):
+    """Copy a single-file safetensors folder, passing its header (a dict) through `edit`."""
+    import shutil
+    import struct
+
+    shutil.copytree(src, dst)
+    raw = (src / "model.safetensors").read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = edit(json.loads(raw[8:8 + n]))
+    new = json.dumps(header).encode()
+    new += b" " * (n - len(new)) if len(new) <= n else b""
+    (dst / "model.safetensors").write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n:])
+
+
+@pytest.mark.parametrize("case", ["negative offsets", "list header", "int32 weight", "bool offsets"])
+def test_crafted_safetensors_headers_are_refused(saved, tmp_path, case):
+    """Found by hostile testing: negative data_offsets loaded header bytes as weights, an I32 weight was
+    accepted, and a header that is a JSON list gave a traceback."""
+    def edit(header):
+        name = next(k for k in header if k != "__metadata__")
+        info = header[name]
+        if case == "negative offsets":
+            begin, end = info["data_offsets"]
+            info["data_offsets"] = [begin - 64, end - 64]
+        elif case == "list header":
+            return [header]
+        elif case == "int32 weight":
+            info["dtype"] = "I32"
+        else:
+            info["data_offsets"] = [False, info["data_offsets"][1]]
+        return header
+
+    _rewrite_safetensors(saved, tmp_path / "bad", edit)
+    with pytest.raises(UserError, match="is corrupt|must be floating point") as e:
+        load_model(tmp_path / "bad")
+    assert "\n" not in str(e.value)
+
+
+def test_saved_model_files_follow_the_umask(model, tmp_path):
+    """safetensors writes 0600 files; a saved model must be readable as the umask says (0644 under 022)."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        folder = save_model(model, tmp_path / "m")
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    assert modes and set(modes.values()) == {0o644}, modes
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755

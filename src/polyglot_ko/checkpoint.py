@@ -74,6 +74,10 @@ _SAFETENSORS_DTYPES = {
 }
 
 
+def _is_count(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
 def _iter_safetensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
     """Zero-copy tensors over a private (copy-on-write) mmap of a safetensors file.
 
@@ -96,8 +100,10 @@ def _iter_safetensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
             raise corrupt("header length beyond the end of the file")
         try:
             header = json.loads(f.read(header_len))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             raise corrupt("header is not JSON") from None
+        if not isinstance(header, dict):
+            raise corrupt("header is not a JSON object")
         buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY) if size > 8 + header_len else b""
     start = 8 + header_len
     for name, info in header.items():
@@ -109,6 +115,9 @@ def _iter_safetensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
             shape = info["shape"]
         except (KeyError, TypeError, ValueError):
             raise corrupt(f"bad entry for {name}") from None
+        if not (_is_count(begin) and _is_count(end) and begin <= end and isinstance(shape, list)
+                and all(_is_count(d) for d in shape)):
+            raise corrupt(f"bad offsets or shape for {name}")  # e.g. negative offsets would read the header
         numel = math.prod(shape)
         if start + end > size or end - begin != numel * torch.empty((), dtype=dtype).element_size():
             raise corrupt(f"data of {name} runs past the end of the file")
@@ -155,6 +164,9 @@ def load_model(path_or_hub_id: str | Path, dtype: str | torch.dtype | None = "fl
         if tensor.shape != expected[name]:
             raise UserError(f"{folder}: tensor {name} has shape {tuple(tensor.shape)} but config.json implies "
                             f"{tuple(expected[name])}; the config does not match the weights")
+        if not tensor.is_floating_point():
+            raise UserError(f"{folder}: tensor {name} is {str(tensor.dtype).removeprefix('torch.')}; model weights "
+                            f"must be floating point (F32, F16 or BF16): export the model again")
         state[name] = tensor.to(device=device, dtype=dtype)
         del tensor
     missing = sorted(set(expected) - set(state))

@@ -86,10 +86,17 @@ def atomic_dir(dest: str | os.PathLike, overwrite: bool = True) -> Iterator[Path
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
         yield tmp
-        os.chmod(tmp, _default_mode(directory=True))
-        for root, _dirs, files in os.walk(tmp):
+        # Writers such as safetensors' save_file create 0600 files: give everything the umask's modes, so a saved
+        # model is readable by whoever the umask says (other users, containers), like any file open() makes.
+        file_mode, dir_mode = _default_mode(), _default_mode(directory=True)
+        os.chmod(tmp, dir_mode)
+        for root, dirs, files in os.walk(tmp):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), dir_mode)
             for name in files:
-                with open(os.path.join(root, name), "rb") as f:
+                path = os.path.join(root, name)
+                os.chmod(path, file_mode)
+                with open(path, "rb") as f:
                     os.fsync(f.fileno())
         if dest.exists():
             if not overwrite:
