@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,39 @@ class ModelConfig:
     def rotary_ndims(self) -> int:
         return int(self.head_size * self.rotary_pct)
 
+    def _check_types(self) -> None:
+        """Every field has its declared type and a usable value (a config.json can hold anything)."""
+        def bad(name, rule):
+            raise UserError(f"model config {self.name}: {name}={getattr(self, name)!r} {rule}; fix config.json "
+                            f"or the recipe")
+
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                bad(f.name, "must be an integer")
+            if f.type == "float":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                    bad(f.name, "must be a finite number")
+                setattr(self, f.name, float(value))
+            if f.type in ("bool", "str") and type(value).__name__ != f.type:
+                bad(f.name, f"must be a {f.type}")
+        for name in ("vocab_size", "tokenizer_vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings"):
+            if getattr(self, name) < 1:
+                bad(name, "must be at least 1")
+        for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+            if not 0 <= getattr(self, name) < self.vocab_size:
+                bad(name, f"must be a token id in [0, vocab_size={self.vocab_size})")
+        for name in ("rotary_emb_base", "layer_norm_eps"):
+            if getattr(self, name) <= 0:
+                bad(name, "must be > 0")
+        if self.initializer_range < 0:
+            bad("initializer_range", "must be >= 0")
+        if not 0 < self.rotary_pct <= 1:
+            bad("rotary_pct", "must be in (0, 1]")
+
     def validate(self) -> "ModelConfig":
+        self._check_types()
         if self.hidden_size % self.num_attention_heads:
             raise UserError(f"model config {self.name}: hidden_size {self.hidden_size} is not divisible by "
                             f"num_attention_heads {self.num_attention_heads}; choose a divisor")
@@ -128,6 +161,8 @@ class ModelConfig:
 
     @classmethod
     def from_hf_dict(cls, d: dict[str, Any], source: str = "config.json") -> "ModelConfig":
+        if not isinstance(d, dict):
+            raise UserError(f"{source}: holds a JSON {type(d).__name__}, not an object; is this a config.json?")
         if d.get("model_type", "gpt_neox") != "gpt_neox":
             raise UserError(f"{source}: model_type {d.get('model_type')!r} is not gpt_neox; this loader reads "
                             f"GPT-NeoX (Polyglot-Ko) checkpoints only")
@@ -135,6 +170,9 @@ class ModelConfig:
         if missing:
             raise UserError(f"{source}: missing {', '.join(missing)}; is this a GPT-NeoX config.json?")
         rope = d.get("rope_parameters") or d.get("rope_scaling") or {}
+        extra = d.get("polyglot_ko") or {}
+        if not isinstance(rope, dict) or not isinstance(extra, dict):
+            raise UserError(f"{source}: rope_parameters and polyglot_ko must be JSON objects; re-export the model")
         if rope.get("rope_type", rope.get("type", "default")) not in ("default", None):
             raise UserError(f"{source}: rope type {rope.get('rope_type')!r} is not supported; only default rotary")
         rotary_pct = d.get("rotary_pct", rope.get("partial_rotary_factor", 0.25))
@@ -142,30 +180,35 @@ class ModelConfig:
         if d.get("tie_word_embeddings", False):
             raise UserError(f"{source}: tie_word_embeddings is true; Polyglot-Ko has an untied embed_out")
         eos = d.get("eos_token_id", ENDOFTEXT_ID)
-        if isinstance(eos, list):
+        if isinstance(eos, list) and eos:
             eos = eos[0]
-        extra = d.get("polyglot_ko", {})
         hidden = d["hidden_size"]
-        return cls(
-            name=extra.get("preset", "custom"),
-            vocab_size=d["vocab_size"],
-            tokenizer_vocab_size=extra.get("tokenizer_vocab_size", min(TOKENIZER_VOCAB_SIZE, d["vocab_size"])),
-            hidden_size=hidden,
-            num_hidden_layers=d["num_hidden_layers"],
-            num_attention_heads=d["num_attention_heads"],
-            intermediate_size=d.get("intermediate_size", 4 * hidden),
-            rotary_pct=float(rotary_pct),
-            rotary_emb_base=float(rotary_base),
-            max_position_embeddings=d.get("max_position_embeddings", 2048),
-            layer_norm_eps=d.get("layer_norm_eps", 1e-5),
-            initializer_range=d.get("initializer_range", 0.02),
-            use_parallel_residual=d.get("use_parallel_residual", True),
-            hidden_act=d.get("hidden_act", "gelu"),
-            # The released configs' eos 0 is the pad token: the model's real document end is <|endoftext|>.
-            bos_token_id=ENDOFTEXT_ID if d.get("bos_token_id", 0) == PAD_ID else d["bos_token_id"],
-            eos_token_id=ENDOFTEXT_ID if eos == PAD_ID else eos,
-            pad_token_id=d.get("pad_token_id") if d.get("pad_token_id") is not None else PAD_ID,
-        ).validate()
+        if isinstance(hidden, bool) or not isinstance(hidden, int):
+            raise UserError(f"{source}: hidden_size={hidden!r} must be an integer; fix config.json")
+        try:
+            return cls(
+                name=extra.get("preset", "custom"),
+                vocab_size=d["vocab_size"],
+                tokenizer_vocab_size=extra.get("tokenizer_vocab_size", min(TOKENIZER_VOCAB_SIZE, d["vocab_size"])
+                                               if isinstance(d["vocab_size"], int) else TOKENIZER_VOCAB_SIZE),
+                hidden_size=hidden,
+                num_hidden_layers=d["num_hidden_layers"],
+                num_attention_heads=d["num_attention_heads"],
+                intermediate_size=d.get("intermediate_size", 4 * hidden),
+                rotary_pct=rotary_pct,
+                rotary_emb_base=rotary_base,
+                max_position_embeddings=d.get("max_position_embeddings", 2048),
+                layer_norm_eps=d.get("layer_norm_eps", 1e-5),
+                initializer_range=d.get("initializer_range", 0.02),
+                use_parallel_residual=d.get("use_parallel_residual", True),
+                hidden_act=d.get("hidden_act", "gelu"),
+                # The released configs' eos 0 is the pad token: the model's real document end is <|endoftext|>.
+                bos_token_id=ENDOFTEXT_ID if d.get("bos_token_id", 0) == PAD_ID else d["bos_token_id"],
+                eos_token_id=ENDOFTEXT_ID if eos == PAD_ID else eos,
+                pad_token_id=d.get("pad_token_id") if d.get("pad_token_id") is not None else PAD_ID,
+            ).validate()
+        except UserError as e:  # name the file, not only the field
+            raise UserError(f"{source}: {e}", param=e.param) from None
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> "ModelConfig":
