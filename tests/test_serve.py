@@ -19,6 +19,7 @@ httpx = pytest.importorskip("httpx")
 openai = pytest.importorskip("openai")
 uvicorn = pytest.importorskip("uvicorn")
 
+from polyglot_ko.errors import UserError  # noqa: E402
 from polyglot_ko.generate import load_generator  # noqa: E402
 from polyglot_ko.serve import ServerLimits, create_app, format_chat  # noqa: E402
 
@@ -404,3 +405,42 @@ def test_health_says_so_when_the_worker_is_stuck(server):
     finally:
         worker.step_started = None
     assert httpx.get(server.url + "/health", timeout=10).status_code == 200
+
+
+def test_too_many_or_too_long_stop_strings_are_refused(server):
+    """Found by hostile testing: 50k stop strings made 200 tokens take 43 s and slowed everyone else."""
+    limits = ServerLimits()
+    for stop in (["가"] * (limits.max_stop + 1), ["가" * (limits.max_stop_chars + 1)]):
+        r = httpx.post(server.url + "/v1/completions", headers=auth(), timeout=30,
+                       json={"prompt": "가", "max_tokens": 2, "stop": stop})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "stop"
+
+
+def test_non_streaming_client_that_disconnects_frees_its_row(server):
+    """A blocking request whose client goes away stops generating (it used to run to max_tokens)."""
+    before = stats(server)["tokens_generated"]
+    t0 = time.monotonic()
+    full = httpx.post(server.url + "/v1/completions", headers=auth(), timeout=60,
+                      json={"prompt": "가", "max_tokens": 400, "stop_token_ids": []})
+    took = time.monotonic() - t0
+    assert full.json()["usage"]["completion_tokens"] == 400
+    before = stats(server)["tokens_generated"]
+    with pytest.raises(httpx.ReadTimeout):  # leave after a fifth of the time the whole answer takes
+        httpx.post(server.url + "/v1/completions", headers=auth(), timeout=took / 5,
+                   json={"prompt": "가", "max_tokens": 400, "stop_token_ids": []})
+    s = _wait_idle(server)
+    assert s["in_system"] == 0 and s["running"] == 0
+    assert s["tokens_generated"] - before < 400, "the abandoned request ran on to max_tokens"
+
+
+def test_slow_body_gets_408_and_bad_limits_are_refused(gen):
+    with pytest.raises(UserError, match="max_queue=0 must be a number > 0"):
+        create_app(gen, limits=ServerLimits(max_queue=0))
+    with pytest.raises(UserError, match="max_batch_size=0 must be an integer >= 1"):
+        type(gen)(gen.model, gen.tokenizer, max_batch_size=0)
+    app = create_app(gen, model_name="tiny", limits=ServerLimits(body_timeout=1.0))
+    with ServerThread(app) as s, socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+        c.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100\r\n\r\n{")  # ... and never the rest
+        reply = c.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 408") and "request_timeout" in reply

@@ -237,6 +237,11 @@ class DecodingSequence:
         self._emit(len(self.text) - hold)
 
 
+def _check_batch_size(max_batch_size) -> None:
+    if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1:
+        raise UserError(f"max_batch_size={max_batch_size!r} must be an integer >= 1", param="max_batch_size")
+
+
 # --- the engine ------------------------------------------------------------------------------------------
 class DecodeEngine:
     """Continuous batching on one model: `submit` sequences, call `step` until `has_work` is False.
@@ -247,6 +252,7 @@ class DecodeEngine:
     """
 
     def __init__(self, model, vocab_size: int, max_batch_size: int = 16):
+        _check_batch_size(max_batch_size)
         self.model = model
         self.vocab_size = vocab_size
         self.max_batch_size = max_batch_size
@@ -466,6 +472,7 @@ class Generator:
     """
 
     def __init__(self, model, tokenizer, max_batch_size: int = 16, defaults: Optional[SamplingParams] = None):
+        _check_batch_size(max_batch_size)
         self.model = model.eval()
         self.tokenizer = _adapt_tokenizer(tokenizer)
         self.max_batch_size = max_batch_size

@@ -306,6 +306,21 @@ class ServerLimits:
     """`max_tokens` when a completion request gives none (OpenAI's default is 16)."""
     stall_seconds: float = 300.0
     """`/health` answers 503 "stalled" when one decode step has run longer than this."""
+    max_stop: int = 16
+    """Most stop strings per request (each is searched after every token)."""
+    max_stop_chars: int = 256
+    """Longest stop string."""
+    body_timeout: float = 30.0
+    """Seconds a client may take to send its request body (408 after that: slow clients hold a connection)."""
+
+    def validate(self) -> "ServerLimits":
+        for name, value in vars(self).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise UserError(f"server limit {name}={value!r} must be a number > 0", param=name)
+        if self.default_max_tokens > self.max_tokens:
+            raise UserError(f"server limit default_max_tokens={self.default_max_tokens} is above max_tokens="
+                            f"{self.max_tokens}; lower it", param="default_max_tokens")
+        return self
 
 
 def sse(obj) -> str:
@@ -361,10 +376,18 @@ class Service:
         if declared.isdigit() and int(declared) > limit:
             raise APIError(413, f"request body is {declared} bytes; the limit is {limit}", code="request_too_large")
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise APIError(413, f"request body is over the limit of {limit} bytes", code="request_too_large")
+
+        async def receive() -> None:
+            async for chunk in request.stream():
+                body.extend(chunk)
+                if len(body) > limit:
+                    raise APIError(413, f"request body is over the limit of {limit} bytes", code="request_too_large")
+
+        try:
+            await asyncio.wait_for(receive(), timeout=self.limits.body_timeout)
+        except asyncio.TimeoutError:
+            raise APIError(408, f"the request body did not arrive within {self.limits.body_timeout:g} s",
+                           code="request_timeout") from None
         return bytes(body)
 
     async def parse(self, request: Request, schema):
@@ -405,6 +428,9 @@ class Service:
         if not 1 <= req.n <= limits.max_n:
             raise APIError(400, f"n={req.n} must be in [1, {limits.max_n}]", param="n")
         stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
+        if len(stop) > limits.max_stop or any(len(x) > limits.max_stop_chars for x in stop):
+            raise APIError(400, f"stop: at most {limits.max_stop} stop strings of at most {limits.max_stop_chars} "
+                                f"characters each", param="stop")
         kw = dict(max_new_tokens=max_tokens, temperature=req.temperature, top_p=req.top_p, top_k=req.top_k,
                   repetition_penalty=req.repetition_penalty, no_repeat_ngram_size=req.no_repeat_ngram_size,
                   stop=stop + stop_extra, seed=req.seed, logprobs=logprobs)
@@ -460,17 +486,22 @@ class Service:
             h.sequence.cancel()
 
     async def wait_all(self, request: Request, handles, events: asyncio.Queue) -> None:
-        """Wait until every sequence is done; cancel them all if the client goes away."""
+        """Wait until every sequence is done; cancel them all if the client goes away.
+
+        The client is checked every half second also while text keeps arriving (a busy stream never times out)."""
         pending = len(handles)
+        next_check = time.monotonic() + 0.5
         try:
             while pending:
                 try:
                     kind, _i, payload = await asyncio.wait_for(events.get(), timeout=0.5)
                 except asyncio.TimeoutError:
+                    kind = None
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + 0.5
                     if await request.is_disconnected():
                         self.cancel(handles)
                         return
-                    continue
                 if kind == "done":
                     pending -= 1
                 elif kind == "error":
@@ -651,7 +682,7 @@ def _error_response(err: APIError) -> JSONResponse:
 def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str] = None,
                limits: Optional[ServerLimits] = None, shutdown_timeout: float = 30.0) -> FastAPI:
     """A FastAPI app serving `generator`; its lifespan starts and stops the decode worker (`app.state.worker`)."""
-    limits = limits or ServerLimits()
+    limits = (limits or ServerLimits()).validate()
     service = Service(generator, model_name, api_key, limits)
 
     @asynccontextmanager
