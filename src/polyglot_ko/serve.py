@@ -317,9 +317,6 @@ class ServerLimits:
         for name, value in vars(self).items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise UserError(f"server limit {name}={value!r} must be a number > 0", param=name)
-        if self.default_max_tokens > self.max_tokens:
-            raise UserError(f"server limit default_max_tokens={self.default_max_tokens} is above max_tokens="
-                            f"{self.max_tokens}; lower it", param="default_max_tokens")
         return self
 
 
@@ -421,7 +418,7 @@ class Service:
                  logprobs=None) -> SamplingParams:
         limits = self.limits
         if max_tokens is None:
-            max_tokens = limits.default_max_tokens
+            max_tokens = min(limits.default_max_tokens, limits.max_tokens)
         if max_tokens > limits.max_tokens:
             raise APIError(400, f"max_tokens={max_tokens} exceeds this server's limit of {limits.max_tokens}",
                            param="max_tokens", code="max_tokens_too_large")
