@@ -9,7 +9,6 @@ peak memory stays close to its size in the chosen dtype. Legacy `pytorch_model*.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -236,26 +235,24 @@ def save_model(model: GPTNeoXForCausalLM, folder: str | Path, tokenizer=None,
     return folder
 
 
-# --- `polyglot-ko convert` ------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help="model folder or hub id")
-    parser.add_argument("dest", help="output folder (written atomically)")
-    parser.add_argument("--dtype", default=None, choices=sorted(DTYPES), help="output dtype (default: as stored)")
-    parser.add_argument("--max-shard-size", default="2GB", help="largest safetensors shard, e.g. 2GB or 500MB")
+def convert_model(source: str | Path, dest: str | Path, dtype: Optional[str] = None,
+                  max_shard_size: int | str = "2GB") -> GPTNeoXForCausalLM:
+    """Rewrite the model folder or hub id `source` as the folder `dest` (atomically), with its tokenizer files.
 
-
-def run(args: argparse.Namespace) -> int:
-    src = resolve_folder(args.source, what="model")
+    Args:
+        source: model folder or hub id
+        dest: output folder (written atomically)
+        dtype: output dtype (default: as stored)
+        max_shard_size: largest safetensors shard, e.g. 2GB or 500MB
+    """
+    src = resolve_folder(source, what="model")
     kind, files = _weight_files(src)
-    if args.dtype is None:
+    if dtype is None:
         # Keep the stored dtype: read it from the first tensor rather than guessing from config.json.
         _, first = next(_iter_tensors(kind, files[:1]))
-        dtype = first.dtype
+        torch_dtype = first.dtype
     else:
-        dtype = parse_dtype(args.dtype)
-    model = load_model(src, dtype=dtype)
-    save_model(model, args.dest, tokenizer=src, max_shard_size=args.max_shard_size)
-    n = sum(1 for _ in Path(args.dest).glob("*.safetensors"))
-    print(f"wrote {args.dest}: {model.num_parameters():,} parameters, {str(dtype).removeprefix('torch.')}, "
-          f"{n} shard(s)")
-    return 0
+        torch_dtype = parse_dtype(dtype)
+    model = load_model(src, dtype=torch_dtype)
+    save_model(model, dest, tokenizer=src, max_shard_size=max_shard_size)
+    return model

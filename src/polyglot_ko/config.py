@@ -8,7 +8,6 @@ with `partial_rotary_factor` and `rope_theta`); `to_hf_dict` writes both, so old
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,20 +228,3 @@ def get_config(preset_or_config: str | ModelConfig | dict) -> ModelConfig:
     if path.is_file():
         return ModelConfig.from_json_file(path)
     raise UserError(f"unknown model preset {name!r}; choose one of {', '.join(PRESETS)} or pass a config.json")
-
-
-# --- `polyglot-ko info` ---------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="?", help="preset name, model folder or config.json (default: list presets)")
-
-
-def run(args: argparse.Namespace) -> int:
-    names = [args.model] if args.model else list(PRESETS)
-    for name in names:
-        cfg = get_config(name)
-        card = CARD_PARAMETERS.get(cfg.name)
-        note = f" (model card: {card:,})" if card else ""
-        print(f"{cfg.name:20s} layers={cfg.num_hidden_layers:<3d} d={cfg.hidden_size:<5d} heads={cfg.num_attention_heads:<3d} "
-              f"head={cfg.head_size:<4d} ffn={cfg.intermediate_size:<6d} rotary={cfg.rotary_ndims:<3d} "
-              f"params={cfg.num_parameters():,}{note}")
-    return 0

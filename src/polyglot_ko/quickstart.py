@@ -11,7 +11,6 @@ stages (unless --force) and an interrupted pretraining resumes from its last che
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import math
@@ -145,21 +144,33 @@ def _pii_examples(inputs: list[str], n: int = 3, width: int = 60) -> list[dict]:
 def _clean_files(data_dir: Path) -> list[str]:
     files = sorted(str(p) for p in (data_dir / "clean").glob("**/*.jsonl*"))
     if not files:
-        raise UserError(f"{data_dir}/clean holds no cleaned documents; rerun with --force")
+        raise UserError(f"{data_dir}/clean holds no cleaned documents; rerun with force=True")
     return files
 
 
 def run_quickstart(out: str | Path = "quickstart-out", corpus: Optional[list[str]] = None, fast: bool = False,
                    force: bool = False, kobest_dir: Optional[str] = None, kobest_limit: int = 50,
                    max_steps: Optional[int] = None, workers: int = 2) -> dict:
-    """Run every stage; returns the summary that report.md is written from."""
+    """Run every stage; returns the summary that report.md is written from.
+
+    Args:
+        out: output folder
+        corpus: your own corpus: .txt/.jsonl(.gz/.zst)/.parquet files, globs or folders (default: the bundled
+            sample corpus)
+        fast: the same stages at a toy size, in well under a minute
+        force: redo every stage instead of reusing finished ones
+        kobest_dir: a local copy of skt/kobest_v1 to include KOBEST 0-shot
+        kobest_limit: documents per KOBEST task
+        max_steps: override the number of pretraining steps
+        workers: worker processes for data preparation
+    """
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     stages = Stages(out, force)
     inputs = _corpus_inputs(corpus)
     for p in inputs:
         if not Path(p).exists() and not glob.glob(p):
-            raise UserError(f"--corpus {p} does not exist; pass files, globs or folders of .txt/.jsonl(.gz) text")
+            raise UserError(f"corpus {p} does not exist; pass files, globs or folders of .txt/.jsonl(.gz) text")
     size = FAST if fast else DEFAULT
     if fast and size.max_documents:
         inputs = _subset(inputs, size.max_documents, out)
@@ -238,7 +249,7 @@ def run_quickstart(out: str | Path = "quickstart-out", corpus: Optional[list[str
 
         hf = trained["summary"].get("hf_model")
         if not hf or not Path(hf).is_dir():
-            raise UserError(f"pretraining left no HF model folder ({hf}); rerun with --force")
+            raise UserError(f"pretraining left no HF model folder ({hf}); rerun with force=True")
         model = load_model(hf)
         save_model(model, model_dir, tokenizer=str(tok_dir))
         return {"folder": str(model_dir), "parameters": model.num_parameters(),
@@ -437,22 +448,3 @@ def _print_final(s: dict) -> None:
     print(f"  polyglot-ko serve --model {s['model']['folder']}")
     print("  polyglot-ko evaluate --model MODEL --tasks kobest_copa --shots 0 --data-dir KOBEST_DIR")
     print("  polyglot-ko pretrain --config recipes/cpu-small.yaml --out runs/small --data DATA")
-
-
-# --- CLI ----------------------------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="quickstart-out", help="output folder (default: quickstart-out)")
-    parser.add_argument("--corpus", nargs="+", help="your own corpus: .txt/.jsonl(.gz/.zst)/.parquet files, globs "
-                                                     "or folders (default: the bundled sample corpus)")
-    parser.add_argument("--fast", action="store_true", help="the same stages at a toy size, in well under a minute")
-    parser.add_argument("--force", action="store_true", help="redo every stage instead of reusing finished ones")
-    parser.add_argument("--kobest-dir", help="a local copy of skt/kobest_v1 to include KOBEST 0-shot")
-    parser.add_argument("--kobest-limit", type=int, default=50, help="documents per KOBEST task (default 50)")
-    parser.add_argument("--max-steps", type=int, help="override the number of pretraining steps")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes for data preparation")
-
-
-def run(args: argparse.Namespace) -> int:
-    run_quickstart(args.out, corpus=args.corpus, fast=args.fast, force=args.force, kobest_dir=args.kobest_dir,
-                   kobest_limit=args.kobest_limit, max_steps=args.max_steps, workers=args.workers)
-    return 0
