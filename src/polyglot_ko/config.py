@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .constants import ENDOFTEXT_ID, EOS_ID, PAD_ID, PADDED_VOCAB_SIZE, SEP_ID, TOKENIZER_VOCAB_SIZE  # noqa: F401
 from .errors import UserError
 from .io_utils import read_json
-
-from .constants import ENDOFTEXT_ID, EOS_ID, PAD_ID, PADDED_VOCAB_SIZE, SEP_ID, TOKENIZER_VOCAB_SIZE  # noqa: F401
 
 
 @dataclass
@@ -66,7 +65,7 @@ class ModelConfig:
     def rotary_ndims(self) -> int:
         return int(self.head_size * self.rotary_pct)
 
-    def validate(self) -> "ModelConfig":
+    def validate(self) -> ModelConfig:
         if self.hidden_size % self.num_attention_heads:
             raise UserError(f"model config {self.name}: hidden_size {self.hidden_size} is not divisible by "
                             f"num_attention_heads {self.num_attention_heads}; choose a divisor")
@@ -126,7 +125,7 @@ class ModelConfig:
         }
 
     @classmethod
-    def from_hf_dict(cls, d: dict[str, Any], source: str = "config.json") -> "ModelConfig":
+    def from_hf_dict(cls, d: dict[str, Any], source: str = "config.json") -> ModelConfig:
         if d.get("model_type", "gpt_neox") != "gpt_neox":
             raise UserError(f"{source}: model_type {d.get('model_type')!r} is not gpt_neox; this loader reads "
                             f"GPT-NeoX (Polyglot-Ko) checkpoints only")
@@ -167,13 +166,13 @@ class ModelConfig:
         ).validate()
 
     @classmethod
-    def from_json_file(cls, path: str | Path) -> "ModelConfig":
+    def from_json_file(cls, path: str | Path) -> ModelConfig:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"{path} does not exist; a model folder needs a config.json")
         return cls.from_hf_dict(read_json(path, "re-export the model folder"), source=str(path))
 
-    def replace(self, **changes: Any) -> "ModelConfig":
+    def replace(self, **changes: Any) -> ModelConfig:
         return dataclasses.replace(self, **changes).validate()
 
 

@@ -16,9 +16,10 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from .errors import UserError
 from .io_utils import atomic_write_json, atomic_write_text
@@ -52,7 +53,7 @@ class QuickstartSize:
     """Peak learning rate (linear warmup, cosine decay to a tenth)."""
     valid_every: int
     """Steps between validation passes."""
-    max_documents: Optional[int] = None
+    max_documents: int | None = None
     """Use only the first N documents of the corpus (the --fast toy run)."""
     max_new_tokens: int = 40
     """Tokens per sample generation."""
@@ -100,7 +101,7 @@ class Stages:
         return result
 
 
-def _corpus_inputs(corpus: Optional[list[str]]) -> list[str]:
+def _corpus_inputs(corpus: list[str] | None) -> list[str]:
     if corpus:
         return corpus
     from .corpus import bundled_corpus_files
@@ -148,9 +149,9 @@ def _clean_files(data_dir: Path) -> list[str]:
     return files
 
 
-def run_quickstart(out: str | Path = "quickstart-out", corpus: Optional[list[str]] = None, fast: bool = False,
-                   force: bool = False, kobest_dir: Optional[str] = None, kobest_limit: int = 50,
-                   max_steps: Optional[int] = None, workers: int = 2) -> dict:
+def run_quickstart(out: str | Path = "quickstart-out", corpus: list[str] | None = None, fast: bool = False,
+                   force: bool = False, kobest_dir: str | None = None, kobest_limit: int = 50,
+                   max_steps: int | None = None, workers: int = 2) -> dict:
     """Run every stage; returns the summary that report.md is written from.
 
     Args:
@@ -336,7 +337,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ⏎ ")
 
 
-def render_report(s: dict, kobest_table: Optional[str] = None) -> str:
+def render_report(s: dict, kobest_table: str | None = None) -> str:
     st, tr, size = s["prepare"], s["train"], s["size"]
     docs = st["documents"]
     lines = [
@@ -386,7 +387,9 @@ def render_report(s: dict, kobest_table: Optional[str] = None) -> str:
         "",
     ]
     if tr.get("loss_plot"):
-        lines += [f"![loss curve]({Path(tr['loss_plot']).relative_to(s['out']) if str(tr['loss_plot']).startswith(s['out']) else tr['loss_plot']})", ""]
+        plot = str(tr["loss_plot"])
+        shown = Path(plot).relative_to(s["out"]) if plot.startswith(s["out"]) else plot
+        lines += [f"![loss curve]({shown})", ""]
     ev = s["evaluate"]
     lines += ["## 4. Evaluation", ""]
     if "perplexity" in ev:
@@ -419,7 +422,8 @@ def render_report(s: dict, kobest_table: Optional[str] = None) -> str:
         f"polyglot-ko generate --model {m} \"오늘 날씨가\"",
         f"polyglot-ko serve --model {m} --port 8000",
         f"polyglot-ko evaluate --model {m} --tasks kobest_copa,kobest_boolq --shots 0,5 --data-dir KOBEST_DIR",
-        "polyglot-ko pretrain --config recipes/polyglot-ko-1.3b.yaml --out runs/1.3b --data DATA  # on GPUs, under torchrun",
+        "polyglot-ko pretrain --config recipes/polyglot-ko-1.3b.yaml --out runs/1.3b --data DATA"
+        "  # on GPUs, under torchrun",
         "```",
         "",
         "The released models load by hub id (when the hub is reachable): "

@@ -17,11 +17,11 @@ ordinary text has no marks. The analyzer dominates training time (see benchmarks
 from __future__ import annotations
 
 import functools
-import re
 import os
+import re
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .errors import UserError
 from .tokenizer import FIXED_SPECIAL_TOKENS, MORPHEME_BOUNDARY, PII_TOKENS, PolyglotTokenizer
@@ -230,7 +230,8 @@ def build_empty_tokenizer():
     return tok
 
 
-def train_tokenizer(inputs: str | os.PathLike | Iterable[str | os.PathLike], out: str | os.PathLike, vocab_size: int = 30000, morpheme_aware: bool = True,
+def train_tokenizer(inputs: str | os.PathLike | Iterable[str | os.PathLike], out: str | os.PathLike,
+                    vocab_size: int = 30000, morpheme_aware: bool = True,
                     min_frequency: int = 2, text_field: str = "text", max_chars: int | None = None,
                     show_progress: bool = True, analysis: str = "sentence") -> PolyglotTokenizer:
     """Train a byte-level BPE like Polyglot-Ko's on `inputs` and save it as a tokenizer folder at `out`.

@@ -16,13 +16,15 @@ import argparse
 import collections.abc
 import functools
 import inspect
+import operator
 import os
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Union
 
 from jsonargparse import ArgumentParser, DefaultHelpFormatter
 
@@ -39,17 +41,17 @@ class Flag:
     """Option strings (`("--input", "-i")`), or the name of a positional argument; () = the generic rule."""
     positional: bool = False
     """A positional argument (`convert SRC DST`); with `nargs` "*" or "?" it may be left out."""
-    nargs: Optional[str] = None
+    nargs: str | None = None
     """"+", "*" or "?"; list-typed parameters take one or more values ("+") unless this says otherwise."""
     append: bool = False
     """Repeatable option collecting a list (`--stop A --stop B`)."""
     type: Any = None
     """The type on the command line, where the library accepts more (objects, `os.PathLike`, ...)."""
-    choices: Optional[tuple] = None
-    help: Optional[str] = None
+    choices: tuple | None = None
+    help: str | None = None
     """Help text, where the docstring's is not the one the command line needs."""
-    metavar: Optional[str] = None
-    required: Optional[bool] = None
+    metavar: str | None = None
+    required: bool | None = None
 
 
 class Parser(ArgumentParser):
@@ -82,7 +84,7 @@ class _HelpFormatter(DefaultHelpFormatter, argparse.RawDescriptionHelpFormatter)
         return super()._get_help_string(action)
 
 
-def new_parser(prog: str, description: str, epilog: Optional[str] = None) -> Parser:
+def new_parser(prog: str, description: str, epilog: str | None = None) -> Parser:
     return Parser(prog=prog, description=description, epilog=epilog, exit_on_error=True,
                   formatter_class=_HelpFormatter)
 
@@ -90,11 +92,12 @@ def new_parser(prog: str, description: str, epilog: Optional[str] = None) -> Par
 def _strip_paths(tp: Any) -> Any:
     """`str | os.PathLike` and `str | Path` are plain strings on the command line."""
     if typing.get_origin(tp) in (Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a not in (os.PathLike, Path) and typing.get_origin(a) is not os.PathLike]
+        args = [a for a in typing.get_args(tp)
+                if a not in (os.PathLike, Path) and typing.get_origin(a) is not os.PathLike]
         if len(args) != len(typing.get_args(tp)):
             if not [a for a in args if a is not type(None)]:
                 args = [str, *args]
-            return Union[tuple(args)] if len(args) > 1 else args[0]
+            return functools.reduce(operator.or_, args)
     if tp in (os.PathLike, Path):
         return str
     return tp
@@ -134,7 +137,7 @@ class _Append(argparse.Action):
         setattr(namespace, self.dest, [*(current if isinstance(current, list) else []), value])
 
 
-def _first_paragraph(doc: Optional[str]) -> Optional[str]:
+def _first_paragraph(doc: str | None) -> str | None:
     return " ".join(doc.split("\n\n")[0].split()) if doc else None
 
 
@@ -147,7 +150,7 @@ def parameters(component: Callable | type) -> list:
     return list(get_signature_parameters(component))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_attribute_docstrings() -> None:
     """Dataclass fields are documented by the string under them (as in config.py); tell jsonargparse to read it."""
     import jsonargparse
@@ -158,9 +161,9 @@ def _read_attribute_docstrings() -> None:
         jsonargparse.set_docstring_parse_options(attribute_docstrings=True)
 
 
-def add_parameters(container: Any, component: Callable | type, *, only: Optional[list[str]] = None,
-                   skip: tuple[str, ...] = (), flags: Optional[dict[str, Flag]] = None,
-                   defaults: Optional[dict[str, Any]] = None) -> list[str]:
+def add_parameters(container: Any, component: Callable | type, *, only: list[str] | None = None,
+                   skip: tuple[str, ...] = (), flags: dict[str, Flag] | None = None,
+                   defaults: dict[str, Any] | None = None) -> list[str]:
     """Add an option for each parameter of `component` (in `only`'s order when given); returns their names.
 
     `flags` re-spells single parameters; `defaults` replaces a default (e.g. `OMIT`: the library decides).
@@ -182,14 +185,14 @@ def add_parameters(container: Any, component: Callable | type, *, only: Optional
     return added
 
 
-def add_option(container: Any, name: str, annotation: Any, default: Any = _EMPTY, doc: Optional[str] = None,
+def add_option(container: Any, name: str, annotation: Any, default: Any = _EMPTY, doc: str | None = None,
                flag: Flag = Flag()) -> str:
     """One option for a name that is not a parameter of a library function (a command's own switch)."""
     _add_one(container, name, annotation, default, doc, flag)
     return name
 
 
-def _add_one(container: Any, name: str, annotation: Any, default: Any, doc: Optional[str], flag: Flag) -> None:
+def _add_one(container: Any, name: str, annotation: Any, default: Any, doc: str | None, flag: Flag) -> None:
     tp = _strip_paths(flag.type if flag.type is not None else annotation)
     dashed = name.replace("_", "-")
     kw: dict[str, Any] = {"help": flag.help or _first_paragraph(doc) or ""}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 from ..errors import UserError
 from ._args import OMIT, Flag, add_option, add_parameters
@@ -22,15 +21,15 @@ def add_arguments(parser) -> None:
     add_parameters(parser, evaluate_kobest, only=["model", "tokenizer", "tasks", "shots", "data_dir", "limit",
                                                   "protocol"], defaults={"tokenizer": None}, flags={
         "model": Flag(type=str, help="model folder or hub id"),
-        "tokenizer": Flag(type=Optional[str], help="tokenizer folder or hub id (default: the model's)"),
+        "tokenizer": Flag(type=str | None, help="tokenizer folder or hub id (default: the model's)"),
         "tasks": Flag(type=str, help="comma-separated KOBEST tasks (default: all five)"),
         "shots": Flag(type=str, help="comma-separated few-shot counts"),
-        "data_dir": Flag(type=Optional[str], help="local KOBEST in the skt/kobest_v1 layout (<config>/<split>.jsonl); "
+        "data_dir": Flag(type=str | None, help="local KOBEST in the skt/kobest_v1 layout (<config>/<split>.jsonl); "
                                                   "default: the hub"),
         "limit": Flag(help="evaluate only the first N documents per task"),
         "protocol": Flag(choices=PROTOCOLS, help="polyglot: the model cards' harness branch; lm-eval-0.4: lm-eval "
                                                  "0.4's kobest tasks")})
-    add_option(parser, "output", Optional[str], None, "write the results as JSON here")
+    add_option(parser, "output", str | None, None, "write the results as JSON here")
     add_parameters(parser, evaluate_kobest, only=["batch_size", "max_batch_tokens", "max_length", "dtype", "device",
                                                   "prefix_reuse"], defaults={"max_batch_tokens": OMIT}, flags={
         "batch_size": Flag(help="KOBEST questions per forward pass"),
@@ -42,7 +41,7 @@ def add_arguments(parser) -> None:
     ppl = parser.add_argument_group("perplexity")
     add_parameters(ppl, perplexity, only=["texts_or_paths", "stride", "text_field", "txt_mode", "split",
                                           "max_documents"], defaults={"texts_or_paths": None}, flags={
-        "texts_or_paths": Flag(names=("--perplexity",), type=Optional[list[str]], metavar="PATH",
+        "texts_or_paths": Flag(names=("--perplexity",), type=list[str] | None, metavar="PATH",
                                help="text files / folders / globs, an indexed dataset prefix, or a prepared folder"),
         "stride": Flag(help="tokens between window starts (default: window/2)"),
         "text_field": Flag(help="JSON field holding the text"),

@@ -15,7 +15,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 from ..errors import UserError
 from ._args import OMIT, Flag, add_parameters
@@ -26,9 +25,9 @@ DTYPES = ("float32", "bfloat16", "float16")
 CLI_MAX_NEW_TOKENS = 128
 
 
-def io_options(prompts: list[str] = (), file: Optional[str] = None, prompt_field: str = "prompt",
-               output: Optional[str] = None, jsonl: bool = False, interactive: bool = False,
-               no_prompt: bool = False, threads: Optional[int] = None) -> None:
+def io_options(prompts: list[str] = (), file: str | None = None, prompt_field: str = "prompt",
+               output: str | None = None, jsonl: bool = False, interactive: bool = False,
+               no_prompt: bool = False, threads: int | None = None) -> None:
     """Where prompts come from and results go (the command line's own options).
 
     Args:
@@ -49,7 +48,7 @@ def add_model_options(parser, batch_flag: str, batch_help: str) -> None:
 
     add_parameters(parser, load_generator, skip=("revision", "cpu_fast_linear"), flags={
         "path_or_hub_id": Flag(names=("--model",), type=str, help="model folder or hub id (with its tokenizer)"),
-        "tokenizer": Flag(type=Optional[str], help="tokenizer folder, if not the model's"),
+        "tokenizer": Flag(type=str | None, help="tokenizer folder, if not the model's"),
         "dtype": Flag(choices=DTYPES, help="weights and compute dtype"),
         "device": Flag(help="cpu, cuda, cuda:1, ..."),
         "quantize": Flag(choices=("int8",), help="int8 weight-only linears (CPU)"),
@@ -167,7 +166,7 @@ def run(args: dict) -> int:
     start = time.perf_counter()
     results = gen.generate(prompts, params, progress=True)
     secs = time.perf_counter() - start
-    records = [_record(p, r) for p, r in zip(prompts, results)]
+    records = [_record(p, r) for p, r in zip(prompts, results, strict=False)]
     if args["output"]:
         from ..io_utils import atomic_write_text
 
@@ -176,7 +175,7 @@ def run(args: dict) -> int:
         for r in records:
             print(json.dumps(r, ensure_ascii=False))
     else:
-        for p, r in zip(prompts, results):
+        for p, r in zip(prompts, results, strict=False):
             print(("" if args["no_prompt"] else p) + r.text + "\n")
     n_tokens = sum(r["completion_tokens"] for r in records)
     print(f"{len(records)} prompts, {n_tokens} tokens in {secs:.2f} s ({n_tokens / max(secs, 1e-9):.1f} tokens/s)"

@@ -11,7 +11,7 @@ import io
 import json
 import sys
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..data.pii import PII_TYPES, PIIMasker
 from ..errors import UserError

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Optional
 
 from ._args import Flag, add_parameters
 
@@ -24,10 +23,10 @@ EPILOG = ("overrides: section.key=value, e.g. optim.lr=3e-4 train.micro_batch_si
           "--rdzv_backend c10d --rdzv_endpoint HOST:PORT -m polyglot_ko.cli pretrain ...")
 
 
-def pretrain_options(config: Optional[str] = None, out: Optional[str] = None, data: Optional[list[str]] = None,
-                     valid_data: Optional[list[str]] = None, tokenizer: Optional[str] = None,
-                     max_steps: Optional[int] = None, save_every: Optional[int] = None, resume: Optional[str] = None,
-                     export_hf: Optional[str] = None, print_config: bool = False, overrides: list[str] = ()) -> None:
+def pretrain_options(config: str | None = None, out: str | None = None, data: list[str] | None = None,
+                     valid_data: list[str] | None = None, tokenizer: str | None = None,
+                     max_steps: int | None = None, save_every: int | None = None, resume: str | None = None,
+                     export_hf: str | None = None, print_config: bool = False, overrides: list[str] = ()) -> None:
     """The command's options; each shortcut, when given, replaces one recipe value (None: the recipe's).
 
     Args:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 from ._args import Flag, add_parameters
 from .generate import add_model_options
 
 
-def server_options(host: str = "127.0.0.1", port: int = 8000, threads: Optional[int] = None,
+def server_options(host: str = "127.0.0.1", port: int = 8000, threads: int | None = None,
                    log_level: Literal["debug", "info", "warning", "error"] = "info") -> None:
     """The HTTP server's own options.
 
@@ -34,15 +34,15 @@ def add_arguments(parser) -> None:
     add_parameters(parser, server_options, only=["host", "port"])
     add_parameters(parser, create_app, only=["api_key", "model_name", "shutdown_timeout"], defaults={
         "model_name": None}, flags={
-        "api_key": Flag(type=Optional[str], help="require `Authorization: Bearer KEY` (also read from "
+        "api_key": Flag(type=str | None, help="require `Authorization: Bearer KEY` (also read from "
                                                  "$POLYGLOT_KO_API_KEY)"),
-        "model_name": Flag(names=("--served-model-name",), type=Optional[str],
+        "model_name": Flag(names=("--served-model-name",), type=str | None,
                            help="model id clients use (default: the model folder's name)"),
         "shutdown_timeout": Flag(help="seconds in-flight requests get to finish on Ctrl-C before they are cancelled")})
     add_parameters(parser, ServerLimits, only=["max_queue", "max_prompt_tokens", "max_tokens"], defaults={
         "max_prompt_tokens": None}, flags={
         "max_queue": Flag(help="sequences queued or running (429 beyond)"),
-        "max_prompt_tokens": Flag(type=Optional[int], help="longest prompt (default: the model's context - 1)"),
+        "max_prompt_tokens": Flag(type=int | None, help="longest prompt (default: the model's context - 1)"),
         "max_tokens": Flag(names=("--max-tokens-limit",), help="largest max_tokens a request may ask for")})
     add_parameters(parser, server_options, only=["threads", "log_level"],
                    flags={"log_level": Flag(choices=("debug", "info", "warning", "error"))})

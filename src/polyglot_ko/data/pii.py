@@ -279,7 +279,7 @@ class PIIMasker:
             spans = [(g.start() + body_start, g.end() + body_start) for g in _GROUP.finditer(m.group("body"))]
             groups = [view[a:b] for a, b in spans]
             kinds = []
-            for (_, b), (a2, _) in zip(spans, spans[1:]):
+            for (_, b), (a2, _) in zip(spans, spans[1:], strict=False):
                 s = view[b:a2]
                 kinds.append(")" if ")" in s else "-" if "-" in s else "." if "." in s else " ")
             n = len(groups)

@@ -16,11 +16,10 @@ import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 from ..config import PRESETS, ModelConfig, get_config
 from ..errors import UserError
-
 
 # Fields of ModelConfig that are not architecture: the name is derived (preset or "<preset>-custom"), the token
 # ids are the tokenizer's. Every other ModelConfig field is a recipe key under `model:`.
@@ -36,10 +35,10 @@ def _model_section() -> type:
     fields: list[tuple[str, Any, Any]] = [("preset", str, field(default="tiny"))]
     for f in dataclasses.fields(ModelConfig):
         if f.name not in _NOT_ARCHITECTURE:
-            tp = Union[hints[f.name], str, None] if f.name in _AUTO_SIZED else Optional[hints[f.name]]
+            tp = hints[f.name] | str | None if f.name in _AUTO_SIZED else hints[f.name] | None
             fields.append((f.name, tp, field(default=None)))
     # Start from the weights of this HF model folder / hub id instead of a random init (continued pretraining).
-    fields.append(("init_from", Optional[str], field(default=None)))
+    fields.append(("init_from", str | None, field(default=None)))
     cls = dataclasses.make_dataclass("ModelSection", fields)
     cls.__module__, cls.__doc__ = __name__, _model_section.__doc__  # pickles and documents like a written one
     return cls
@@ -54,7 +53,7 @@ class DataSection:
 
     paths: list[str] = field(default_factory=list)
     """Prepared-data folders (with manifest.json) or bare .bin/.idx path prefixes; each is one mixture source."""
-    weights: Optional[list[float]] = None
+    weights: list[float] | None = None
     """Mixture weight per path (normalised); None = proportional to each source's token count."""
     valid_paths: list[str] = field(default_factory=list)
     """Held-out data; empty = the valid_shards of the manifests in `paths` (no validation if there are none)."""
@@ -76,7 +75,7 @@ class OptimSection:
     """Floor the cosine decays to (GPT-NeoX convention: 10% of lr)."""
     warmup_steps: int = 100
     """Linear warmup from lr/warmup_steps to lr."""
-    decay_steps: Optional[int] = None
+    decay_steps: int | None = None
     """Step at which the cosine reaches min_lr (None = train.max_steps); constant min_lr afterwards."""
     weight_decay: float = 0.1
     """Decoupled weight decay on weight matrices and embeddings; never on biases and LayerNorm parameters."""
@@ -164,9 +163,9 @@ class LoggingSection:
 class TrainConfig:
     """Everything a pretraining run needs; `recipes/*.yaml` are dumps of this."""
 
-    out: Optional[str] = None
+    out: str | None = None
     """Run folder: checkpoints/, hf/, model/, metrics.jsonl, config.yaml, loss.png."""
-    tokenizer: Optional[str] = None
+    tokenizer: str | None = None
     """Tokenizer folder or hub id: checked against the data's fingerprint and saved with every HF export."""
     model: ModelSection = field(default_factory=ModelSection)
     """Architecture."""
@@ -187,23 +186,24 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def replace(self, **overrides: Any) -> "TrainConfig":
+    def replace(self, **overrides: Any) -> TrainConfig:
         """A copy with dotted overrides applied (`cfg.replace(**{"train.max_steps": 10})`)."""
         return apply_overrides(self, overrides)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Checks that need no data and no devices; everything fails here, before training starts."""
         if self.model.preset not in PRESETS and not Path(self.model.preset).exists():
             raise UserError(f"model.preset: unknown preset {self.model.preset!r}; choose one of "
                             f"{', '.join(PRESETS)} or a config.json path")
         t, d, o = self.train, self.data, self.optim
-        for name, value, low in (("train.max_steps", t.max_steps, 1), ("train.global_batch_size", t.global_batch_size, 1),
-                                 ("train.micro_batch_size", t.micro_batch_size, 1), ("data.seq_len", d.seq_len, 8),
-                                 ("train.max_bad_steps", t.max_bad_steps, 1), ("train.valid_batches", t.valid_batches, 1),
-                                 ("optim.warmup_steps", o.warmup_steps, 0), ("train.valid_every", t.valid_every, 0),
-                                 ("checkpoint.save_every", self.checkpoint.save_every, 0),
-                                 ("checkpoint.keep_last", self.checkpoint.keep_last, 1),
-                                 ("data.num_workers", d.num_workers, 0), ("logging.log_every", self.logging.log_every, 1)):
+        lower_bounds = (("train.max_steps", t.max_steps, 1), ("train.global_batch_size", t.global_batch_size, 1),
+                        ("train.micro_batch_size", t.micro_batch_size, 1), ("data.seq_len", d.seq_len, 8),
+                        ("train.max_bad_steps", t.max_bad_steps, 1), ("train.valid_batches", t.valid_batches, 1),
+                        ("optim.warmup_steps", o.warmup_steps, 0), ("train.valid_every", t.valid_every, 0),
+                        ("checkpoint.save_every", self.checkpoint.save_every, 0),
+                        ("checkpoint.keep_last", self.checkpoint.keep_last, 1),
+                        ("data.num_workers", d.num_workers, 0), ("logging.log_every", self.logging.log_every, 1))
+        for name, value, low in lower_bounds:
             if value < low:
                 raise UserError(f"{name}={value}: must be at least {low}")
         if t.global_batch_size % t.micro_batch_size:
@@ -234,7 +234,7 @@ class TrainConfig:
         return self
 
 
-def model_config_from(section: ModelSection, seq_len: int, manifest_vocab: Optional[int] = None) -> ModelConfig:
+def model_config_from(section: ModelSection, seq_len: int, manifest_vocab: int | None = None) -> ModelConfig:
     """The `ModelConfig` a recipe describes; `manifest_vocab` resolves "auto" vocabulary sizes."""
     cfg = get_config(section.preset)
     changes = {}
@@ -308,8 +308,8 @@ def _check_keys(cls, data: Any, prefix: str) -> dict:
 
 
 def _list_item(tp: Any) -> Any:
-    args = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) in (Union, types.UnionType) \
-        else [tp]
+    is_union = typing.get_origin(tp) in (Union, types.UnionType)
+    args = [a for a in typing.get_args(tp) if a is not type(None)] if is_union else [tp]
     return typing.get_args(args[0])[0] if len(args) == 1 and typing.get_origin(args[0]) is list else None
 
 
@@ -368,8 +368,9 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str] |
         node = data
         for i, part in enumerate(parts[:-1]):
             if not isinstance(node.get(part), dict):
+                sections = [k for k, t in _hints(TrainConfig).items() if dataclasses.is_dataclass(t)]
                 raise UserError(f"override {dotted}: {'.'.join(parts[:i + 1])} is not a section; sections are "
-                                f"{', '.join(k for k, t in _hints(TrainConfig).items() if dataclasses.is_dataclass(t))}")
+                                f"{', '.join(sections)}")
             node = node[part]
         if parts[-1] not in node:
             raise UserError(f"override {dotted}: unknown setting; valid keys here are {', '.join(node)}")
@@ -379,7 +380,7 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str] |
     return config_from_dict(data)
 
 
-def builtin_recipe(name: str) -> Optional[Path]:
+def builtin_recipe(name: str) -> Path | None:
     """The recipe shipped in the package (`polyglot_ko/recipes/NAME.yaml`), or None."""
     path = Path(str(resources.files("polyglot_ko") / "recipes" / f"{name.removesuffix('.yaml')}.yaml"))
     return path if path.is_file() else None
