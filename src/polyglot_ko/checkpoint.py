@@ -9,14 +9,13 @@ peak memory stays close to its size in the chosen dtype. Legacy `pytorch_model*.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import torch
 
@@ -137,12 +136,13 @@ def _iter_tensors(kind: str, files: list[Path]) -> Iterator[tuple[str, torch.Ten
                 state = torch.load(f, map_location="cpu", weights_only=True, mmap=True)
             except Exception as e:  # unpickling errors have many types; all mean "not a safe weights file"
                 raise UserError(f"{f} could not be read as a weights-only checkpoint ({type(e).__name__}: "
-                                f"{str(e).splitlines()[0][:200]}); convert it to safetensors from a trusted source") from None
+                                f"{str(e).splitlines()[0][:200]}); convert it to safetensors from a trusted "
+                                f"source") from None
             yield from state.items()
 
 
 def load_model(path_or_hub_id: str | Path, dtype: str | torch.dtype | None = "float32",
-               device: str | torch.device = "cpu", revision: Optional[str] = None) -> GPTNeoXForCausalLM:
+               device: str | torch.device = "cpu", revision: str | None = None) -> GPTNeoXForCausalLM:
     """Load a GPT-NeoX (Polyglot-Ko) model folder or hub id; every tensor is checked against config.json."""
     folder = resolve_folder(path_or_hub_id, revision=revision, what="model",
                             allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
@@ -195,7 +195,7 @@ def generation_config_dict() -> dict:
 
 def save_model(model: GPTNeoXForCausalLM, folder: str | Path, tokenizer=None,
                dtype: str | torch.dtype | None = None, max_shard_size: int | str = "2GB",
-               extra_files: Optional[dict[str, Path]] = None) -> Path:
+               extra_files: dict[str, Path] | None = None) -> Path:
     """Write a Hugging Face model folder atomically (the folder is complete or absent).
 
     `tokenizer`: an object with `save(folder)` (ours) or a folder whose tokenizer files are copied.
@@ -221,7 +221,7 @@ def save_model(model: GPTNeoXForCausalLM, folder: str | Path, tokenizer=None,
         weight_map, total = {}, 0
         names = [SAFE_SINGLE] if len(shards) == 1 else [
             f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
-        for fname, shard in zip(names, shards):
+        for fname, shard in zip(names, shards, strict=False):
             tensors = {k: v.detach().to(device="cpu", dtype=out_dtype).contiguous() for k, v in shard.items()}
             save_file(tensors, str(tmp / fname), metadata={"format": "pt"})
             for k, v in tensors.items():
@@ -248,26 +248,24 @@ def save_model(model: GPTNeoXForCausalLM, folder: str | Path, tokenizer=None,
     return folder
 
 
-# --- `polyglot-ko convert` ------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help="model folder or hub id")
-    parser.add_argument("dest", help="output folder (written atomically)")
-    parser.add_argument("--dtype", default=None, choices=sorted(DTYPES), help="output dtype (default: as stored)")
-    parser.add_argument("--max-shard-size", default="2GB", help="largest safetensors shard, e.g. 2GB or 500MB")
+def convert_model(source: str | Path, dest: str | Path, dtype: str | None = None,
+                  max_shard_size: int | str = "2GB") -> GPTNeoXForCausalLM:
+    """Rewrite the model folder or hub id `source` as the folder `dest` (atomically), with its tokenizer files.
 
-
-def run(args: argparse.Namespace) -> int:
-    src = resolve_folder(args.source, what="model")
+    Args:
+        source: model folder or hub id
+        dest: output folder (written atomically)
+        dtype: output dtype (default: as stored)
+        max_shard_size: largest safetensors shard, e.g. 2GB or 500MB
+    """
+    src = resolve_folder(source, what="model")
     kind, files = _weight_files(src)
-    if args.dtype is None:
+    if dtype is None:
         # Keep the stored dtype: read it from the first tensor rather than guessing from config.json.
         _, first = next(_iter_tensors(kind, files[:1]))
-        dtype = first.dtype
+        torch_dtype = first.dtype
     else:
-        dtype = parse_dtype(args.dtype)
-    model = load_model(src, dtype=dtype)
-    save_model(model, args.dest, tokenizer=src, max_shard_size=args.max_shard_size)
-    n = sum(1 for _ in Path(args.dest).glob("*.safetensors"))
-    print(f"wrote {args.dest}: {model.num_parameters():,} parameters, {str(dtype).removeprefix('torch.')}, "
-          f"{n} shard(s)")
-    return 0
+        torch_dtype = parse_dtype(dtype)
+    model = load_model(src, dtype=torch_dtype)
+    save_model(model, dest, tokenizer=src, max_shard_size=max_shard_size)
+    return model

@@ -8,17 +8,15 @@ with `partial_rotary_factor` and `rope_theta`); `to_hf_dict` writes both, so old
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .constants import ENDOFTEXT_ID, EOS_ID, PAD_ID, PADDED_VOCAB_SIZE, SEP_ID, TOKENIZER_VOCAB_SIZE  # noqa: F401
 from .errors import UserError
 from .io_utils import read_json
-
-from .constants import ENDOFTEXT_ID, EOS_ID, PAD_ID, PADDED_VOCAB_SIZE, SEP_ID, TOKENIZER_VOCAB_SIZE  # noqa: F401
 
 
 @dataclass
@@ -99,7 +97,7 @@ class ModelConfig:
         if not 0 < self.rotary_pct <= 1:
             bad("rotary_pct", "must be in (0, 1]")
 
-    def validate(self) -> "ModelConfig":
+    def validate(self) -> ModelConfig:
         self._check_types()
         if self.hidden_size % self.num_attention_heads:
             raise UserError(f"model config {self.name}: hidden_size {self.hidden_size} is not divisible by "
@@ -160,7 +158,7 @@ class ModelConfig:
         }
 
     @classmethod
-    def from_hf_dict(cls, d: dict[str, Any], source: str = "config.json") -> "ModelConfig":
+    def from_hf_dict(cls, d: dict[str, Any], source: str = "config.json") -> ModelConfig:
         if not isinstance(d, dict):
             raise UserError(f"{source}: holds a JSON {type(d).__name__}, not an object; is this a config.json?")
         if d.get("model_type", "gpt_neox") != "gpt_neox":
@@ -211,13 +209,13 @@ class ModelConfig:
             raise UserError(f"{source}: {e}", param=e.param) from None
 
     @classmethod
-    def from_json_file(cls, path: str | Path) -> "ModelConfig":
+    def from_json_file(cls, path: str | Path) -> ModelConfig:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"{path} does not exist; a model folder needs a config.json")
         return cls.from_hf_dict(read_json(path, "re-export the model folder"), source=str(path))
 
-    def replace(self, **changes: Any) -> "ModelConfig":
+    def replace(self, **changes: Any) -> ModelConfig:
         return dataclasses.replace(self, **changes).validate()
 
 
@@ -272,20 +270,3 @@ def get_config(preset_or_config: str | ModelConfig | dict) -> ModelConfig:
     if path.is_file():
         return ModelConfig.from_json_file(path)
     raise UserError(f"unknown model preset {name!r}; choose one of {', '.join(PRESETS)} or pass a config.json")
-
-
-# --- `polyglot-ko info` ---------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="?", help="preset name, model folder or config.json (default: list presets)")
-
-
-def run(args: argparse.Namespace) -> int:
-    names = [args.model] if args.model else list(PRESETS)
-    for name in names:
-        cfg = get_config(name)
-        card = CARD_PARAMETERS.get(cfg.name)
-        note = f" (model card: {card:,})" if card else ""
-        print(f"{cfg.name:20s} layers={cfg.num_hidden_layers:<3d} d={cfg.hidden_size:<5d} heads={cfg.num_attention_heads:<3d} "
-              f"head={cfg.head_size:<4d} ffn={cfg.intermediate_size:<6d} rotary={cfg.rotary_ndims:<3d} "
-              f"params={cfg.num_parameters():,}{note}")
-    return 0

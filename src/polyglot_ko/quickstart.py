@@ -11,15 +11,15 @@ stages (unless --force) and an interrupted pretraining resumes from its last che
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from .errors import UserError
 from .io_utils import atomic_write_json, atomic_write_text
@@ -53,7 +53,7 @@ class QuickstartSize:
     """Peak learning rate (linear warmup, cosine decay to a tenth)."""
     valid_every: int
     """Steps between validation passes."""
-    max_documents: Optional[int] = None
+    max_documents: int | None = None
     """Use only the first N documents of the corpus (the --fast toy run)."""
     max_new_tokens: int = 40
     """Tokens per sample generation."""
@@ -101,7 +101,7 @@ class Stages:
         return result
 
 
-def _corpus_inputs(corpus: Optional[list[str]]) -> list[str]:
+def _corpus_inputs(corpus: list[str] | None) -> list[str]:
     if corpus:
         return corpus
     from .corpus import bundled_corpus_files
@@ -145,21 +145,33 @@ def _pii_examples(inputs: list[str], n: int = 3, width: int = 60) -> list[dict]:
 def _clean_files(data_dir: Path) -> list[str]:
     files = sorted(str(p) for p in (data_dir / "clean").glob("**/*.jsonl*"))
     if not files:
-        raise UserError(f"{data_dir}/clean holds no cleaned documents; rerun with --force")
+        raise UserError(f"{data_dir}/clean holds no cleaned documents; rerun with force=True")
     return files
 
 
-def run_quickstart(out: str | Path = "quickstart-out", corpus: Optional[list[str]] = None, fast: bool = False,
-                   force: bool = False, kobest_dir: Optional[str] = None, kobest_limit: int = 50,
-                   max_steps: Optional[int] = None, workers: int = 2) -> dict:
-    """Run every stage; returns the summary that report.md is written from."""
+def run_quickstart(out: str | Path = "quickstart-out", corpus: list[str] | None = None, fast: bool = False,
+                   force: bool = False, kobest_dir: str | None = None, kobest_limit: int = 50,
+                   max_steps: int | None = None, workers: int = 2) -> dict:
+    """Run every stage; returns the summary that report.md is written from.
+
+    Args:
+        out: output folder
+        corpus: your own corpus: .txt/.jsonl(.gz/.zst)/.parquet files, globs or folders (default: the bundled
+            sample corpus)
+        fast: the same stages at a toy size, in well under a minute
+        force: redo every stage instead of reusing finished ones
+        kobest_dir: a local copy of skt/kobest_v1 to include KOBEST 0-shot
+        kobest_limit: documents per KOBEST task
+        max_steps: override the number of pretraining steps
+        workers: worker processes for data preparation
+    """
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     stages = Stages(out, force)
     inputs = _corpus_inputs(corpus)
     for p in inputs:
         if not Path(p).exists() and not glob.glob(p):
-            raise UserError(f"--corpus {p} does not exist; pass files, globs or folders of .txt/.jsonl(.gz) text")
+            raise UserError(f"corpus {p} does not exist; pass files, globs or folders of .txt/.jsonl(.gz) text")
     size = FAST if fast else DEFAULT
     if fast and size.max_documents:
         inputs = _subset(inputs, size.max_documents, out)
@@ -238,7 +250,7 @@ def run_quickstart(out: str | Path = "quickstart-out", corpus: Optional[list[str
 
         hf = trained["summary"].get("hf_model")
         if not hf or not Path(hf).is_dir():
-            raise UserError(f"pretraining left no HF model folder ({hf}); rerun with --force")
+            raise UserError(f"pretraining left no HF model folder ({hf}); rerun with force=True")
         model = load_model(hf)
         save_model(model, model_dir, tokenizer=str(tok_dir))
         return {"folder": str(model_dir), "parameters": model.num_parameters(),
@@ -325,7 +337,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ⏎ ")
 
 
-def render_report(s: dict, kobest_table: Optional[str] = None) -> str:
+def render_report(s: dict, kobest_table: str | None = None) -> str:
     st, tr, size = s["prepare"], s["train"], s["size"]
     docs = st["documents"]
     lines = [
@@ -375,7 +387,9 @@ def render_report(s: dict, kobest_table: Optional[str] = None) -> str:
         "",
     ]
     if tr.get("loss_plot"):
-        lines += [f"![loss curve]({Path(tr['loss_plot']).relative_to(s['out']) if str(tr['loss_plot']).startswith(s['out']) else tr['loss_plot']})", ""]
+        plot = str(tr["loss_plot"])
+        shown = Path(plot).relative_to(s["out"]) if plot.startswith(s["out"]) else plot
+        lines += [f"![loss curve]({shown})", ""]
     ev = s["evaluate"]
     lines += ["## 4. Evaluation", ""]
     if "perplexity" in ev:
@@ -408,7 +422,8 @@ def render_report(s: dict, kobest_table: Optional[str] = None) -> str:
         f"polyglot-ko generate --model {m} \"오늘 날씨가\"",
         f"polyglot-ko serve --model {m} --port 8000",
         f"polyglot-ko evaluate --model {m} --tasks kobest_copa,kobest_boolq --shots 0,5 --data-dir KOBEST_DIR",
-        "polyglot-ko pretrain --config recipes/polyglot-ko-1.3b.yaml --out runs/1.3b --data DATA  # on GPUs, under torchrun",
+        "polyglot-ko pretrain --config recipes/polyglot-ko-1.3b.yaml --out runs/1.3b --data DATA"
+        "  # on GPUs, under torchrun",
         "```",
         "",
         "The released models load by hub id (when the hub is reachable): "
@@ -437,22 +452,3 @@ def _print_final(s: dict) -> None:
     print(f"  polyglot-ko serve --model {s['model']['folder']}")
     print("  polyglot-ko evaluate --model MODEL --tasks kobest_copa --shots 0 --data-dir KOBEST_DIR")
     print("  polyglot-ko pretrain --config recipes/cpu-small.yaml --out runs/small --data DATA")
-
-
-# --- CLI ----------------------------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="quickstart-out", help="output folder (default: quickstart-out)")
-    parser.add_argument("--corpus", nargs="+", help="your own corpus: .txt/.jsonl(.gz/.zst)/.parquet files, globs "
-                                                     "or folders (default: the bundled sample corpus)")
-    parser.add_argument("--fast", action="store_true", help="the same stages at a toy size, in well under a minute")
-    parser.add_argument("--force", action="store_true", help="redo every stage instead of reusing finished ones")
-    parser.add_argument("--kobest-dir", help="a local copy of skt/kobest_v1 to include KOBEST 0-shot")
-    parser.add_argument("--kobest-limit", type=int, default=50, help="documents per KOBEST task (default 50)")
-    parser.add_argument("--max-steps", type=int, help="override the number of pretraining steps")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes for data preparation")
-
-
-def run(args: argparse.Namespace) -> int:
-    run_quickstart(args.out, corpus=args.corpus, fast=args.fast, force=args.force, kobest_dir=args.kobest_dir,
-                   kobest_limit=args.kobest_limit, max_steps=args.max_steps, workers=args.workers)
-    return 0

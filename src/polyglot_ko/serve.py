@@ -27,7 +27,6 @@ Generation stops at the next "### 질문:" as well as at any `stop` the request 
 """
 
 # No `from __future__ import annotations`: FastAPI and pydantic resolve the annotations at run time.
-import argparse
 import asyncio
 import hmac
 import json
@@ -725,67 +724,6 @@ def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str
         return await service.chat(request)
 
     return app
-
-
-# --- CLI ------------------------------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model folder or hub id (with its tokenizer)")
-    parser.add_argument("--tokenizer", default=None, help="tokenizer folder, if not the model's")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it)")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--api-key", default=None,
-                        help="require `Authorization: Bearer KEY` (also read from $POLYGLOT_KO_API_KEY)")
-    parser.add_argument("--served-model-name", default=None, help="model id clients use (default: folder name)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    parser.add_argument("--quantize", default=None, choices=["int8"], help="int8 weight-only linears (CPU)")
-    parser.add_argument("--max-batch-size", type=int, default=16, help="sequences decoded together per step")
-    parser.add_argument("--max-queue", type=int, default=64, help="sequences queued or running (429 beyond)")
-    parser.add_argument("--max-prompt-tokens", type=int, default=None, help="longest prompt (default: context - 1)")
-    parser.add_argument("--max-tokens-limit", type=int, default=512, help="largest max_tokens a request may ask")
-    parser.add_argument("--shutdown-timeout", type=float, default=30.0,
-                        help="seconds in-flight requests get to finish on Ctrl-C before they are cancelled")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-
-
-def run(args: argparse.Namespace) -> int:
-    import os
-    from pathlib import Path
-
-    import torch
-    import uvicorn
-
-    from .generate import load_generator
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    api_key = args.api_key or os.environ.get("POLYGLOT_KO_API_KEY") or None
-    if args.host not in ("127.0.0.1", "localhost", "::1") and api_key is None:
-        print(f"warning: binding {args.host} without --api-key: anyone who can reach this port can use the model")
-    gen = load_generator(args.model, dtype=args.dtype, device=args.device, tokenizer=args.tokenizer,
-                         max_batch_size=args.max_batch_size, quantize=args.quantize)
-    name = args.served_model_name or Path(str(args.model).rstrip("/")).name
-    limits = ServerLimits(max_prompt_tokens=args.max_prompt_tokens or gen.max_context - 1,
-                          max_tokens=args.max_tokens_limit, max_queue=args.max_queue)
-    app = create_app(gen, model_name=name, api_key=api_key, limits=limits, shutdown_timeout=args.shutdown_timeout)
-    print(f"serving {name} ({gen!r}) on http://{args.host}:{args.port}/v1 "
-          f"(batch {args.max_batch_size}, queue {args.max_queue}); Ctrl-C stops after in-flight requests finish",
-          flush=True)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
-                            timeout_graceful_shutdown=args.shutdown_timeout)
-    try:
-        uvicorn.Server(config).run()
-    except KeyboardInterrupt:
-        # uvicorn re-raises the Ctrl-C it handled; by now in-flight requests have finished: a clean stop.
-        pass
-    worker = getattr(app.state, "worker", None)
-    if worker is not None:
-        s = worker.stats()
-        print(f"stopped: {s['tokens_generated']:,} tokens generated in {s['steps']:,} decode steps "
-              f"(largest batch {s['peak_batch']})", flush=True)
-    return 0
 
 
 __all__ = ["create_app", "format_chat", "BatchWorker", "Service", "ServerLimits", "APIError"]

@@ -16,13 +16,12 @@ ordinary text has no marks. The analyzer dominates training time (see benchmarks
 
 from __future__ import annotations
 
-import argparse
 import functools
-import re
 import os
+import re
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .errors import UserError
 from .tokenizer import FIXED_SPECIAL_TOKENS, MORPHEME_BOUNDARY, PII_TOKENS, PolyglotTokenizer
@@ -231,24 +230,28 @@ def build_empty_tokenizer():
     return tok
 
 
-def train_tokenizer(inputs, out: str | os.PathLike, vocab_size: int = 30000, morpheme_aware: bool = True,
+def train_tokenizer(inputs: str | os.PathLike | Iterable[str | os.PathLike], out: str | os.PathLike,
+                    vocab_size: int = 30000, morpheme_aware: bool = True,
                     min_frequency: int = 2, text_field: str = "text", max_chars: int | None = None,
                     show_progress: bool = True, analysis: str = "sentence") -> PolyglotTokenizer:
     """Train a byte-level BPE like Polyglot-Ko's on `inputs` and save it as a tokenizer folder at `out`.
 
-    inputs: a path/glob/folder or a list of them (.txt, .jsonl, .jsonl.gz, .jsonl.zst, .parquet; read with
-        `polyglot_ko.data.readers`), or an iterable of text strings (a list of strings that are not existing
-        paths, or any generator).
-    out: folder to write (atomically): tokenizer.json, tokenizer_config.json, special_tokens_map.json and
-        tokenizer_training.json (what it was trained on).
-    vocab_size: BPE vocabulary including <pad> <eos> <|endoftext|> <|sep|> and the 256 bytes (released: 30000);
-        the PII tokens come on top, so the tokenizer has vocab_size + 3 ids. A small corpus may yield fewer
-        merges than asked for; the PII ids then follow the last merge.
-    morpheme_aware: mark kiwipiepy morpheme boundaries during training so no merge crosses one.
-    min_frequency: a pair seen fewer times is never merged.
-    max_chars: stop reading after this many characters.
-    analysis: "sentence" (the analyzer sees whole texts) or "word" (each distinct word analyzed once: several
-        times faster on large corpora, nearly the same marks; see `mark_morphemes`).
+    Args:
+        inputs: a path/glob/folder or a list of them (.txt, .jsonl, .jsonl.gz, .jsonl.zst, .parquet; read with
+            `polyglot_ko.data.readers`), or an iterable of text strings (a list of strings that are not existing
+            paths, or any generator).
+        out: folder to write (atomically): tokenizer.json, tokenizer_config.json, special_tokens_map.json and
+            tokenizer_training.json (what it was trained on).
+        vocab_size: BPE vocabulary including <pad> <eos> <|endoftext|> <|sep|> and the 256 bytes (released:
+            30000); the PII tokens come on top, so the tokenizer has vocab_size + 3 ids. A small corpus may yield
+            fewer merges than asked for; the PII ids then follow the last merge.
+        morpheme_aware: mark kiwipiepy morpheme boundaries during training so no merge crosses one.
+        min_frequency: a pair seen fewer times is never merged.
+        text_field: JSON key / parquet column holding the text.
+        max_chars: stop reading after this many characters.
+        show_progress: a progress bar while reading, and a summary at the end.
+        analysis: "sentence" (the analyzer sees whole texts) or "word" (each distinct word analyzed once: several
+            times faster on large corpora, nearly the same marks; see `mark_morphemes`).
     """
     from tokenizers import AddedToken, pre_tokenizers, trainers
 
@@ -266,7 +269,7 @@ def train_tokenizer(inputs, out: str | os.PathLike, vocab_size: int = 30000, mor
         raise UserError(f"max_chars {max_chars}: must be a positive number of characters (or None for all)")
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is a file; pass a folder path for --out")
+        raise UserError(f"out {out}: exists and is a file; pass a folder path")
 
     stats = ReadStats()
     counter = {"docs": 0, "chars": 0}
@@ -298,7 +301,7 @@ def train_tokenizer(inputs, out: str | os.PathLike, vocab_size: int = 30000, mor
             bar.close()
     if counter["chars"] == 0:
         raise UserError(f"{inputs if isinstance(inputs, (str, os.PathLike)) else 'inputs'}: no text to train on "
-                        f"(all inputs empty or unreadable); check --input and --text-field")
+                        f"(all inputs empty or unreadable); check inputs and text_field")
     bpe_size = tok.get_vocab_size(with_added_tokens=True)
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in PII_TOKENS.values()])
     seconds = time.perf_counter() - t0
@@ -345,29 +348,3 @@ def _analyzer_version() -> str:
         return f"kiwipiepy {kiwipiepy.__version__}"
     except ImportError:
         return "kiwipiepy"
-
-
-# --- CLI -----------------------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", nargs="+", required=True, metavar="PATH",
-                        help="files, globs or folders: .txt (one document per line), .jsonl(.gz/.zst), .parquet")
-    parser.add_argument("--out", required=True, help="tokenizer folder to write (atomically)")
-    parser.add_argument("--vocab-size", type=int, default=30000,
-                        help="BPE vocabulary incl. 4 special tokens and 256 bytes; 3 PII tokens come on top "
-                             "(default 30000 -> 30003 ids, as released)")
-    parser.add_argument("--no-morpheme", action="store_true",
-                        help="do not mark morpheme boundaries (plain byte-level BPE; much faster to train)")
-    parser.add_argument("--analysis", choices=ANALYSIS_MODES, default="sentence",
-                        help="morpheme analysis of whole texts (default) or of each distinct word once (several "
-                             "times faster on large corpora, ~96%% of words marked the same)")
-    parser.add_argument("--text-field", default="text", help="JSON key / parquet column holding the text")
-    parser.add_argument("--min-frequency", type=int, default=2, help="minimum count of a pair to be merged")
-    parser.add_argument("--max-chars", type=int, default=None, help="read at most this many characters")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-
-
-def run(args: argparse.Namespace) -> int:
-    train_tokenizer(args.input, args.out, vocab_size=args.vocab_size, morpheme_aware=not args.no_morpheme,
-                    min_frequency=args.min_frequency, text_field=args.text_field, max_chars=args.max_chars,
-                    show_progress=not args.quiet, analysis=args.analysis)
-    return 0

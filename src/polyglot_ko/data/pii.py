@@ -39,13 +39,10 @@ CLI: `polyglot-ko mask-pii < in.txt > out.txt` (also `--jsonl` for JSON lines, `
 
 from __future__ import annotations
 
-import argparse
 import calendar
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable
 
 from ..constants import PII_TOKENS
 
@@ -282,7 +279,7 @@ class PIIMasker:
             spans = [(g.start() + body_start, g.end() + body_start) for g in _GROUP.finditer(m.group("body"))]
             groups = [view[a:b] for a, b in spans]
             kinds = []
-            for (_, b), (a2, _) in zip(spans, spans[1:]):
+            for (_, b), (a2, _) in zip(spans, spans[1:], strict=False):
                 s = view[b:a2]
                 kinds.append(")" if ")" in s else "-" if "-" in s else "." if "." in s else " ")
             n = len(groups)
@@ -362,74 +359,3 @@ def mask_pii_with_counts(text: str, *, cards: bool = True) -> tuple[str, Counter
 def find_pii(text: str, *, cards: bool = True) -> list[PIIMatch]:
     """The PII spans of `text` (type, start, end, original text)."""
     return (_DEFAULT if cards else PIIMasker(cards=False)).find(text)
-
-
-# -- CLI ------------------------------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = ("Mask phone, resident registration, bank account and card numbers with the "
-                          "tokenizer's <|tel|>, <|rrn|>, <|acc|> tokens. Reads stdin (or files), writes stdout.")
-    parser.add_argument("files", nargs="*", help="input text files (default: stdin)")
-    parser.add_argument("--jsonl", action="store_true", help="input is JSON lines; mask the --text-field value")
-    parser.add_argument("--text-field", default="text", help="JSON field to mask with --jsonl (default: text)")
-    parser.add_argument("--no-cards", action="store_true", help="leave Luhn-valid card numbers unmasked")
-    parser.add_argument("--types", default="acc,rrn,tel",
-                        help="comma-separated types to mask (default: acc,rrn,tel)")
-    parser.add_argument("--stats", action="store_true", help="print counts per type to stderr at the end")
-
-
-def _lines(files: list[str]) -> Iterable[str]:
-    from ..errors import UserError
-
-    if not files:
-        # Read bytes and decode as UTF-8 whatever the locale says (a C locale would make stdin ASCII).
-        import io
-
-        yield from io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="")
-        return
-    for name in files:
-        try:
-            with open(name, encoding="utf-8") as f:
-                yield from f
-        except FileNotFoundError:
-            raise UserError(f"{name}: no such file; pass existing text files or pipe text on stdin") from None
-        except UnicodeDecodeError as e:
-            raise UserError(f"{name}: not UTF-8 ({e.reason} at byte {e.start}); convert it with iconv") from None
-
-
-def run(args: argparse.Namespace) -> int:
-    import json
-
-    from ..errors import UserError
-
-    types = {t.strip() for t in args.types.split(",") if t.strip()}
-    unknown = types - set(PII_TYPES)
-    if unknown:
-        raise UserError(f"--types {args.types}: unknown {sorted(unknown)}; use a subset of acc,rrn,tel")
-    masker = PIIMasker(tel="tel" in types, rrn="rrn" in types, acc="acc" in types, cards=not args.no_cards)
-    total: Counter = Counter()
-    out = sys.stdout
-    if hasattr(out, "reconfigure"):
-        out.reconfigure(encoding="utf-8")
-    for lineno, line in enumerate(_lines(args.files), start=1):
-        if args.jsonl:
-            if not line.strip():
-                out.write(line)
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as e:
-                raise UserError(f"line {lineno}: not JSON ({e}); drop --jsonl for plain text") from None
-            value = obj.get(args.text_field) if isinstance(obj, dict) else None
-            if isinstance(value, str):
-                obj[args.text_field], counts = masker.mask_with_counts(value)
-                total.update(counts)
-            out.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        else:
-            masked, counts = masker.mask_with_counts(line)
-            total.update(counts)
-            out.write(masked)
-    out.flush()
-    if args.stats:
-        print("masked: " + ", ".join(f"{t} {total[t]}" for t in PII_TYPES)
-              + (f" (cards {total['card']}, counted in acc)" if total["card"] else ""), file=sys.stderr)
-    return 0

@@ -25,7 +25,6 @@ On a cluster, the same blocks run under datatrove's SlurmPipelineExecutor or Ray
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import hashlib
 import json
@@ -787,49 +786,3 @@ def summary(stats: dict) -> str:
         lines.append(f"tokens: {t['train_tokens']:,} train, {t['valid_tokens']:,} valid")
     lines.append(f"time: {stats['seconds']['total']:.1f} s")
     return "\n".join(lines)
-
-
-# -- CLI ----------------------------------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", "-i", nargs="+", required=True,
-                        help="input files, globs or folders (.txt, .jsonl, .jsonl.gz, .jsonl.zst, .parquet)")
-    parser.add_argument("--out", "-o", required=True, help="output folder (created; rerun to resume)")
-    parser.add_argument("--tokenizer", help="tokenizer folder or hub id: also write indexed datasets + manifest")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--tasks", type=int, help="shards to split the work into (default: --workers)")
-    parser.add_argument("--valid-fraction", type=float, default=0.0,
-                        help="fraction of documents held out as validation shards (by text hash; default 0)")
-    parser.add_argument("--text-field", default="text", help="JSON/parquet field with the text (default text)")
-    parser.add_argument("--txt-mode", default="line", choices=TXT_MODES,
-                        help=".txt files: one document per line, per blank-line block, or per file")
-    parser.add_argument("--min-chars", type=int, default=50, help="drop shorter documents (default 50)")
-    parser.add_argument("--max-chars", type=int, default=100_000, help="drop longer documents (default 100000)")
-    parser.add_argument("--min-mean-word-length", type=float, default=3.0,
-                        help="drop documents whose mean eojeol length is below this (team: 3; 2 keeps more "
-                             "Korean prose, see the README)")
-    parser.add_argument("--max-mean-word-length", type=float, default=10.0,
-                        help="drop documents whose mean eojeol length is above this (default 10)")
-    parser.add_argument("--min-korean-ratio", type=float, default=0.25,
-                        help="drop documents with less Hangul than this (default 0.25)")
-    parser.add_argument("--no-quality-filter", action="store_true", help="skip the quality filters")
-    parser.add_argument("--near-dedup-threshold", type=float, default=0.8, help="MinHash Jaccard (default 0.8)")
-    parser.add_argument("--no-exact-dedup", action="store_true", help="skip exact deduplication")
-    parser.add_argument("--no-near-dedup", action="store_true", help="skip MinHash near deduplication")
-    parser.add_argument("--no-pii", action="store_true", help="do not mask personal data")
-    parser.add_argument("--no-cards", action="store_true", help="do not mask card numbers")
-    parser.add_argument("--overwrite", action="store_true", help="delete --out first instead of resuming")
-
-
-def run(args: argparse.Namespace) -> int:
-    quality = QualityConfig(min_chars=args.min_chars, max_chars=args.max_chars,
-                            min_mean_word_length=args.min_mean_word_length,
-                            max_mean_word_length=args.max_mean_word_length,
-                            min_korean_ratio=args.min_korean_ratio).as_dict()
-    if args.no_quality_filter:
-        quality = {k: None for k in quality}
-    prepare(args.input, args.out, tokenizer=args.tokenizer, workers=args.workers, tasks=args.tasks,
-            valid_fraction=args.valid_fraction, overwrite=args.overwrite, text_field=args.text_field,
-            txt_mode=args.txt_mode, quality=quality, near_dedup_threshold=args.near_dedup_threshold,
-            exact_dedup=not args.no_exact_dedup, near_dedup=not args.no_near_dedup, mask_pii=not args.no_pii,
-            mask_cards=not args.no_cards)
-    return 0

@@ -8,51 +8,43 @@ are converted to the field's declared type, and unknown keys are refused with th
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 from ..config import PRESETS, ModelConfig, get_config
 from ..errors import UserError
 
+# Fields of ModelConfig that are not architecture: the name is derived (preset or "<preset>-custom"), the token
+# ids are the tokenizer's. Every other ModelConfig field is a recipe key under `model:`.
+_NOT_ARCHITECTURE = ("name", "bos_token_id", "eos_token_id", "pad_token_id")
+_AUTO_SIZED = ("vocab_size", "tokenizer_vocab_size")  # may also be "auto": sized from the data's tokenizer
 
-@dataclass
-class ModelSection:
-    """Which architecture to train: a preset plus overrides of any of its fields (None keeps the preset's)."""
 
-    preset: str = "tiny"
-    """A name from polyglot_ko.config.PRESETS (polyglot-ko-1.3b ... 12.8b, tiny, small, base-125m, ...)."""
-    vocab_size: Union[int, str, None] = None
-    """Embedding rows. "auto": the data manifest's tokenizer size rounded up to a multiple of 128."""
-    tokenizer_vocab_size: Union[int, str, None] = None
-    """Ids the tokenizer produces. "auto" (implied by vocab_size auto): taken from the data manifest."""
-    hidden_size: Optional[int] = None
-    """Width of the residual stream."""
-    num_hidden_layers: Optional[int] = None
-    """Transformer blocks."""
-    num_attention_heads: Optional[int] = None
-    """Attention heads."""
-    intermediate_size: Optional[int] = None
-    """MLP hidden width."""
-    rotary_pct: Optional[float] = None
-    """Fraction of each head's dims with rotary embeddings."""
-    rotary_emb_base: Optional[float] = None
-    """Rotary theta."""
-    max_position_embeddings: Optional[int] = None
-    """Context length written to config.json (raised to data.seq_len if smaller)."""
-    layer_norm_eps: Optional[float] = None
-    """LayerNorm epsilon."""
-    initializer_range: Optional[float] = None
-    """Std of the normal weight init."""
-    use_parallel_residual: Optional[bool] = None
-    """Parallel (GPT-NeoX / Polyglot-Ko) or sequential residual."""
-    hidden_act: Optional[str] = None
-    """MLP activation ("gelu" = exact erf GELU)."""
-    init_from: Optional[str] = None
-    """Start from the weights of this HF model folder / hub id instead of a random init (continued pretraining)."""
+def _model_section() -> type:
+    """`ModelSection`: a preset, then every architecture field of `ModelConfig` as an optional override (None keeps
+    the preset's value; see ModelConfig for what each means), then `init_from`. Derived, so a field added to
+    ModelConfig is a recipe key at once."""
+    hints = typing.get_type_hints(ModelConfig)
+    fields: list[tuple[str, Any, Any]] = [("preset", str, field(default="tiny"))]
+    for f in dataclasses.fields(ModelConfig):
+        if f.name not in _NOT_ARCHITECTURE:
+            tp = hints[f.name] | str | None if f.name in _AUTO_SIZED else hints[f.name] | None
+            fields.append((f.name, tp, field(default=None)))
+    # Start from the weights of this HF model folder / hub id instead of a random init (continued pretraining).
+    fields.append(("init_from", str | None, field(default=None)))
+    cls = dataclasses.make_dataclass("ModelSection", fields)
+    cls.__module__, cls.__doc__ = __name__, _model_section.__doc__  # pickles and documents like a written one
+    return cls
+
+
+ModelSection = _model_section()
 
 
 @dataclass
@@ -61,7 +53,7 @@ class DataSection:
 
     paths: list[str] = field(default_factory=list)
     """Prepared-data folders (with manifest.json) or bare .bin/.idx path prefixes; each is one mixture source."""
-    weights: Optional[list[float]] = None
+    weights: list[float] | None = None
     """Mixture weight per path (normalised); None = proportional to each source's token count."""
     valid_paths: list[str] = field(default_factory=list)
     """Held-out data; empty = the valid_shards of the manifests in `paths` (no validation if there are none)."""
@@ -83,7 +75,7 @@ class OptimSection:
     """Floor the cosine decays to (GPT-NeoX convention: 10% of lr)."""
     warmup_steps: int = 100
     """Linear warmup from lr/warmup_steps to lr."""
-    decay_steps: Optional[int] = None
+    decay_steps: int | None = None
     """Step at which the cosine reaches min_lr (None = train.max_steps); constant min_lr afterwards."""
     weight_decay: float = 0.1
     """Decoupled weight decay on weight matrices and embeddings; never on biases and LayerNorm parameters."""
@@ -171,9 +163,9 @@ class LoggingSection:
 class TrainConfig:
     """Everything a pretraining run needs; `recipes/*.yaml` are dumps of this."""
 
-    out: Optional[str] = None
+    out: str | None = None
     """Run folder: checkpoints/, hf/, model/, metrics.jsonl, config.yaml, loss.png."""
-    tokenizer: Optional[str] = None
+    tokenizer: str | None = None
     """Tokenizer folder or hub id: checked against the data's fingerprint and saved with every HF export."""
     model: ModelSection = field(default_factory=ModelSection)
     """Architecture."""
@@ -194,23 +186,24 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def replace(self, **overrides: Any) -> "TrainConfig":
+    def replace(self, **overrides: Any) -> TrainConfig:
         """A copy with dotted overrides applied (`cfg.replace(**{"train.max_steps": 10})`)."""
         return apply_overrides(self, overrides)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Checks that need no data and no devices; everything fails here, before training starts."""
         if self.model.preset not in PRESETS and not Path(self.model.preset).exists():
             raise UserError(f"model.preset: unknown preset {self.model.preset!r}; choose one of "
                             f"{', '.join(PRESETS)} or a config.json path")
         t, d, o = self.train, self.data, self.optim
-        for name, value, low in (("train.max_steps", t.max_steps, 1), ("train.global_batch_size", t.global_batch_size, 1),
-                                 ("train.micro_batch_size", t.micro_batch_size, 1), ("data.seq_len", d.seq_len, 8),
-                                 ("train.max_bad_steps", t.max_bad_steps, 1), ("train.valid_batches", t.valid_batches, 1),
-                                 ("optim.warmup_steps", o.warmup_steps, 0), ("train.valid_every", t.valid_every, 0),
-                                 ("checkpoint.save_every", self.checkpoint.save_every, 0),
-                                 ("checkpoint.keep_last", self.checkpoint.keep_last, 1),
-                                 ("data.num_workers", d.num_workers, 0), ("logging.log_every", self.logging.log_every, 1)):
+        lower_bounds = (("train.max_steps", t.max_steps, 1), ("train.global_batch_size", t.global_batch_size, 1),
+                        ("train.micro_batch_size", t.micro_batch_size, 1), ("data.seq_len", d.seq_len, 8),
+                        ("train.max_bad_steps", t.max_bad_steps, 1), ("train.valid_batches", t.valid_batches, 1),
+                        ("optim.warmup_steps", o.warmup_steps, 0), ("train.valid_every", t.valid_every, 0),
+                        ("checkpoint.save_every", self.checkpoint.save_every, 0),
+                        ("checkpoint.keep_last", self.checkpoint.keep_last, 1),
+                        ("data.num_workers", d.num_workers, 0), ("logging.log_every", self.logging.log_every, 1))
+        for name, value, low in lower_bounds:
             if value < low:
                 raise UserError(f"{name}={value}: must be at least {low}")
         if t.global_batch_size % t.micro_batch_size:
@@ -219,7 +212,7 @@ class TrainConfig:
         if not (0 <= o.min_lr <= o.lr) or not math.isfinite(o.lr):
             raise UserError(f"optim.lr={o.lr}, optim.min_lr={o.min_lr}: need 0 <= min_lr <= lr")
         if not d.paths:
-            raise UserError("data.paths is empty; pass --data DIR (a folder made by `polyglot-ko prepare`)")
+            raise UserError("data.paths is empty; give one or more folders made by `polyglot-ko prepare`")
         if d.weights is not None:
             if len(d.weights) != len(d.paths):
                 raise UserError(f"data.weights has {len(d.weights)} values for {len(d.paths)} data.paths; give one "
@@ -241,7 +234,7 @@ class TrainConfig:
         return self
 
 
-def model_config_from(section: ModelSection, seq_len: int, manifest_vocab: Optional[int] = None) -> ModelConfig:
+def model_config_from(section: ModelSection, seq_len: int, manifest_vocab: int | None = None) -> ModelConfig:
     """The `ModelConfig` a recipe describes; `manifest_vocab` resolves "auto" vocabulary sizes."""
     cfg = get_config(section.preset)
     changes = {}
@@ -279,89 +272,81 @@ def _hints(cls) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Convert a YAML/command-line value to the declared type `tp`, or raise a UserError naming `key`."""
-    origin = typing.get_origin(tp)
-    if origin in (Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "~")):
-            if type(None) in args:
-                return None
-        errors = []
-        # Try numbers before strings so that "128" becomes 128 for Union[int, str].
-        for arg in sorted((a for a in args if a is not type(None)), key=lambda a: a is str):
-            try:
-                return _coerce(value, arg, key)
-            except UserError as e:
-                errors.append(str(e))
-        raise UserError(errors[0] if errors else f"{key}: value {value!r} is not allowed")
-    if origin is list:
-        (item,) = typing.get_args(tp) or (Any,)
-        if isinstance(value, str):
-            value = [v for v in (s.strip() for s in value.split(",")) if v] if value.strip() else []
-        if not isinstance(value, (list, tuple)):
-            value = [value]
-        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
-    if tp is Any:
-        return value
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
-            return value.lower() in ("true", "yes", "on", "1")
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        raise UserError(f"{key}={value!r}: expected true or false")
-    if tp is int:
-        if isinstance(value, bool):
-            raise UserError(f"{key}={value!r}: expected an integer")
-        try:
-            if isinstance(value, str):
-                f = float(value.replace("_", ""))
-                if f != int(f):
-                    raise ValueError
-                return int(f)
-            if isinstance(value, float) and value != int(value):
-                raise ValueError
-            return int(value)
-        except (TypeError, ValueError):
-            raise UserError(f"{key}={value!r}: expected an integer") from None
-    if tp is float:
-        if isinstance(value, bool):
-            raise UserError(f"{key}={value!r}: expected a number")
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise UserError(f"{key}={value!r}: expected a number") from None
-    if tp is str:
-        if isinstance(value, (dict, list)):
-            raise UserError(f"{key}={value!r}: expected a string")
-        return str(value)
-    raise TypeError(f"unsupported config type {tp} for {key}")
+@functools.lru_cache(maxsize=1)
+def _parser():
+    """jsonargparse's parser of TrainConfig: every field typed as declared, sections as dotted keys."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(TrainConfig)
+    return parser
 
 
-def _build_section(cls, data: dict, prefix: str):
+def _check_keys(cls, data: Any, prefix: str) -> dict:
+    """Unknown keys, with the valid ones listed (the types are jsonargparse's to check). Returns a plain copy."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise UserError(f"{prefix or 'recipe'}: expected a mapping of keys, got {data!r}")
     hints = _hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs = {}
+    out = {}
     for key, value in data.items():
         if key not in hints:
             raise UserError(f"{prefix}{key}: unknown setting; valid keys under {prefix.rstrip('.') or 'the top level'} "
-                            f"are {', '.join(names)}")
+                            f"are {', '.join(f.name for f in dataclasses.fields(cls))}")
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
-            kwargs[key] = _build_section(tp, value, f"{prefix}{key}.")
+            out[key] = _check_keys(tp, value, f"{prefix}{key}.")
+        elif isinstance(value, str) and _list_item(tp) is not None and not value.lstrip().startswith("["):
+            # `data.weights=3,1`, `data.paths=a,b`: the README's comma lists (jsonargparse wants [3,1]).
+            out[key] = [v for v in (s.strip() for s in value.split(",")) if v]
+        elif isinstance(value, str) and value in ("none", "None") and type(None) in typing.get_args(tp):
+            out[key] = None  # YAML says null or ~; "None" is what Python users type
         else:
-            kwargs[key] = _coerce(value, tp, f"{prefix}{key}")
-    return cls(**kwargs)
+            out[key] = value
+    return out
+
+
+def _list_item(tp: Any) -> Any:
+    is_union = typing.get_origin(tp) in (Union, types.UnionType)
+    args = [a for a in typing.get_args(tp) if a is not type(None)] if is_union else [tp]
+    return typing.get_args(args[0])[0] if len(args) == 1 and typing.get_origin(args[0]) is list else None
+
+
+def _describe(tp: Any) -> str:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        parts = [_describe(a) for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(parts) + (" or null" if type(None) in typing.get_args(tp) else "")
+    if typing.get_origin(tp) is list:
+        return f"a list of {_describe(typing.get_args(tp)[0]).split(' ', 1)[-1]}s (a,b or [a, b])"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, str(tp))
+
+
+def _type_error(error: Exception, data: dict) -> UserError:
+    """jsonargparse's multi-line type error as our one line: `train.max_steps='many': expected an integer`."""
+    m = re.search(r'Parser key "([^"]+)"', str(error))
+    if not m:
+        return UserError(f"recipe: {' '.join(str(error).split())}")
+    key = m.group(1)
+    *sections, name = key.split(".")
+    cls, value = TrainConfig, data
+    for section in sections:
+        cls, value = _hints(cls)[section], value.get(section, {})
+    return UserError(f"{key}={value.get(name)!r}: expected {_describe(_hints(cls)[name])}")
 
 
 def config_from_dict(data: dict) -> TrainConfig:
-    return _build_section(TrainConfig, data, "")
+    """A TrainConfig from a recipe-shaped dict (YAML values or strings); types are checked and converted by
+    jsonargparse, mistakes are one-line UserErrors naming the key."""
+    from jsonargparse import ArgumentError
+
+    data = _check_keys(TrainConfig, data, "")
+    parser = _parser()
+    try:
+        parsed = parser.instantiate(parser.parse_object(data))
+    except ArgumentError as e:
+        raise _type_error(e, data) from None
+    return TrainConfig(**{f.name: parsed[f.name] for f in dataclasses.fields(TrainConfig)})
 
 
 def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str] | None) -> TrainConfig:
@@ -383,8 +368,9 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str] |
         node = data
         for i, part in enumerate(parts[:-1]):
             if not isinstance(node.get(part), dict):
+                sections = [k for k, t in _hints(TrainConfig).items() if dataclasses.is_dataclass(t)]
                 raise UserError(f"override {dotted}: {'.'.join(parts[:i + 1])} is not a section; sections are "
-                                f"{', '.join(k for k, t in _hints(TrainConfig).items() if dataclasses.is_dataclass(t))}")
+                                f"{', '.join(sections)}")
             node = node[part]
         if parts[-1] not in node:
             raise UserError(f"override {dotted}: unknown setting; valid keys here are {', '.join(node)}")
@@ -394,8 +380,20 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str] |
     return config_from_dict(data)
 
 
+def builtin_recipe(name: str) -> Path | None:
+    """The recipe shipped in the package (`polyglot_ko/recipes/NAME.yaml`), or None."""
+    path = Path(str(resources.files("polyglot_ko") / "recipes" / f"{name.removesuffix('.yaml')}.yaml"))
+    return path if path.is_file() else None
+
+
+def builtin_recipes() -> list[str]:
+    """Names of the shipped recipes (`--config NAME`)."""
+    return sorted(p.stem for p in Path(str(resources.files("polyglot_ko") / "recipes")).glob("*.yaml"))
+
+
 def load_recipe(path: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None) -> TrainConfig:
-    """Read a YAML recipe (or start from the defaults when path is None) and apply dotted overrides."""
+    """Read a YAML recipe (a file, or a built-in name such as "cpu-tiny"; defaults when None), then apply dotted
+    overrides."""
     import yaml
 
     if path is None:
@@ -403,11 +401,12 @@ def load_recipe(path: str | Path | None = None, overrides: dict[str, Any] | list
     else:
         path = Path(path)
         if not path.is_file():
-            builtin = Path(__file__).resolve().parents[3] / "recipes" / f"{path.name.removesuffix('.yaml')}.yaml"
-            if builtin.is_file() and not path.parent.name:
+            builtin = builtin_recipe(path.name)
+            if builtin is not None and not path.parent.name:
                 path = builtin
             else:
-                raise UserError(f"recipe {path} does not exist; pass a YAML file such as recipes/cpu-tiny.yaml")
+                raise UserError(f"recipe {path} does not exist; pass a YAML file or a built-in recipe name "
+                                f"({', '.join(builtin_recipes())})")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as e:
