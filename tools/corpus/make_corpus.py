@@ -1,8 +1,9 @@
 """Build the bundled Korean sample corpus (ko-sample.jsonl.gz) from the hand-written documents and templates.
 
-Run once from the repository root after editing a source file here; the output is committed and shipped:
+A build tool, not package code: the package ships only its output (src/polyglot_ko/assets/corpus/). Run it from
+the repository root after editing a source file here, then commit the output:
 
-    .venv/bin/python src/polyglot_ko/assets/corpus/make_corpus.py
+    .venv/bin/python tools/corpus/make_corpus.py
 
 Deterministic: a fixed seed, a fixed document order and gzip written with mtime 0, so rebuilding without edits
 gives the same bytes (the test checks the committed file against a rebuild).
@@ -30,8 +31,9 @@ import re
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OUTPUT = HERE / "ko-sample.jsonl.gz"
-ANNOTATIONS = HERE / "ko-sample.annotations.json"
+ASSETS = HERE.parents[1] / "src" / "polyglot_ko" / "assets" / "corpus"  # where the package ships the output
+OUTPUT = ASSETS / "ko-sample.jsonl.gz"
+ANNOTATIONS = ASSETS / "ko-sample.annotations.json"
 SEED = 20240601
 
 PII_KINDS = ("tel", "acc", "rrn")
@@ -138,7 +140,7 @@ def near_duplicate(text: str, rng: random.Random) -> str:
 
 def build() -> tuple[list[dict], dict]:
     """Build the documents (`{"id","source","text"}`) and the annotations, deterministically."""
-    # templates.py is a sibling file, not part of the package's import tree: load it by path.
+    # templates.py is a sibling file, not an importable module: load it by path.
     spec = importlib.util.spec_from_file_location("polyglot_ko_corpus_templates", HERE / "templates.py")
     templates = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(templates)
