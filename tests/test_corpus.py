@@ -109,7 +109,7 @@ def test_annotations_point_at_the_text(docs, notes):
 def _rrn_check_digit_ok(rrn: str) -> bool:
     d = rrn.replace("-", "")
     weights = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
-    return (11 - sum(int(a) * w for a, w in zip(d[:12], weights)) % 11) % 10 == int(d[12])
+    return (11 - sum(int(a) * w for a, w in zip(d[:12], weights, strict=True)) % 11) % 10 == int(d[12])
 
 
 def test_registration_numbers_are_well_formed(notes):

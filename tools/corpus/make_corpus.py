@@ -52,7 +52,7 @@ def rrn_with_check_digit(rrn: str) -> str:
         raise ValueError(f"not a resident registration number: {rrn!r}")
     digits = m.group(1) + m.group(2)
     weights = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
-    check = (11 - sum(int(d) * w for d, w in zip(digits[:12], weights)) % 11) % 10
+    check = (11 - sum(int(d) * w for d, w in zip(digits[:12], weights, strict=True)) % 11) % 10
     fixed = digits[:12] + str(check)
     return f"{fixed[:6]}-{fixed[6:]}" if "-" in rrn else fixed
 
@@ -205,7 +205,8 @@ def write(records: list[dict], annotations: dict) -> None:
             gz.write((json.dumps(r, ensure_ascii=False) + "\n").encode("utf-8"))
     atomic_write_bytes(OUTPUT, buf.getvalue())
     # One line per document keeps the file small and its diffs readable.
-    lines = [f'  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}' for k, v in sorted(annotations.items())]
+    lines = [f'  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}'
+             for k, v in sorted(annotations.items())]
     text = (f'{{"format": "polyglot-ko-sample-annotations/1", "seed": {SEED}, "file": "{OUTPUT.name}",\n'
             f' "documents": {{\n' + ",\n".join(lines) + "\n }}\n")
     json.loads(text)  # stays valid JSON
