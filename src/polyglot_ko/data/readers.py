@@ -116,35 +116,6 @@ class ReadStats:
         if len(self.examples) < self.max_examples:
             self.examples.append(problem)
 
-    def merge(self, other: "ReadStats") -> None:
-        self.records += other.records
-        self.documents += other.documents
-        self.chars += other.chars
-        self.files += other.files
-        self.problems.update(other.problems)
-        room = self.max_examples - len(self.examples)
-        if room > 0:
-            self.examples.extend(other.examples[:room])
-
-    def summary(self) -> str:
-        parts = [f"{self.documents:,} documents from {self.records:,} records in {self.files} files"]
-        if self.problems:
-            parts.append("problems: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.problems.items())))
-        return "; ".join(parts)
-
-    def as_dict(self) -> dict:
-        return {
-            "files": self.files,
-            "records": self.records,
-            "documents": self.documents,
-            "chars": self.chars,
-            "problems": dict(sorted(self.problems.items())),
-            "examples": [
-                {"reason": p.reason, "source": p.source, "line": p.line, "detail": p.detail}
-                for p in self.examples
-            ],
-        }
-
 
 def _kind(path: Path) -> str | None:
     name = path.name.lower()
