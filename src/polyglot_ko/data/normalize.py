@@ -92,8 +92,8 @@ def _repeat_patterns(n: int) -> tuple[re.Pattern, re.Pattern]:
         if n < 1:
             raise ValueError("max_repeats must be >= 1")
         # one character: Hangul jamo and syllables, and emoticon punctuation
-        single = re.compile(r"([\u3131-\u318e\uac00-\ud7a3~!?^♡♥★☆;ㆍ])\1{%d,}" % n)
+        single = re.compile(r"([\u3131-\u318e\uac00-\ud7a3~!?^♡♥★☆;ㆍ])\1{" + str(n) + ",}")
         # two-character units: ㅋㅎㅋㅎㅋㅎ, 대박대박대박
-        double = re.compile(r"([\u3131-\u318e\uac00-\ud7a3]{2})\1{%d,}" % n)
+        double = re.compile(r"([\u3131-\u318e\uac00-\ud7a3]{2})\1{" + str(n) + ",}")
         _REPEAT_CACHE[n] = (single, double)
     return _REPEAT_CACHE[n]

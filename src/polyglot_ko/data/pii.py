@@ -44,8 +44,9 @@ import calendar
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from itertools import pairwise
 
 from ..constants import PII_TOKENS
 
@@ -279,7 +280,7 @@ class PIIMasker:
             spans = [(g.start() + body_start, g.end() + body_start) for g in _GROUP.finditer(m.group("body"))]
             groups = [view[a:b] for a, b in spans]
             kinds = []
-            for (_, b), (a2, _) in zip(spans, spans[1:]):
+            for (_, b), (a2, _) in pairwise(spans):
                 s = view[b:a2]
                 kinds.append(")" if ")" in s else "-" if "-" in s else "." if "." in s else " ")
             n = len(groups)

@@ -120,8 +120,9 @@ def build_stages(inputs: list[str], out: Path, tasks: int, options: dict | None 
 def run_stages(stages: list[tuple[str, list, int]], out: Path, workers: int) -> None:
     """Run the stages in order on this machine, resuming: each is a datatrove `LocalPipelineExecutor` with
     `depends=` the previous one, launched in a child process by datatrove's `launch_pickled_pipeline` (as its
-    Slurm executor launches a job; see the end of this module), so datatrove's console logging goes to FOLDER/work/logs/console.log beside
-    the per-task logs (work/logs/<stage>/logs) and the terminal shows one progress bar of finished tasks."""
+    Slurm executor launches a job; see the end of this module), so datatrove's console logging goes to
+    FOLDER/work/logs/console.log beside the per-task logs (work/logs/<stage>/logs) and the terminal shows one
+    progress bar of finished tasks."""
     import dill
     from tqdm.auto import tqdm
 
