@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from .dedup import (
     text_hash,
 )
 from .normalize import nfc, normalize_whitespace, reduce_repeats, remove_html
+from .pii import PIIMasker
 from .readers import ReadStats, iter_documents
 
 # Rejects are most of a web corpus, written once and read rarely: gzip level 1 (fsspec's default is 9, 5x slower).
@@ -162,8 +164,6 @@ class PIIFormatter(TextFormatter):
         self.cards = cards
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        from .pii import PIIMasker
-
         self.masker = PIIMasker(cards=self.cards)
         yield from super().run(data, rank, world_size)
 
@@ -181,8 +181,9 @@ class _MarkedFilter(BaseFilter):
 
     reason = "marked"
 
+    @abstractmethod
     def marked(self, rank: int) -> set[int]:
-        raise NotImplementedError
+        """The positions to drop in task `rank`'s file."""
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self.marked_indices = self.marked(rank)

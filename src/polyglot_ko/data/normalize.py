@@ -1,8 +1,8 @@
 """Text normalisation steps of corpus preparation, in the Polyglot-Ko team's order (ground-truth §3):
 Unicode NFC, HTML removal, whitespace normalisation that keeps newlines, repeat/emoticon reduction.
 
-Each step is a pure function `str -> str` (usable on its own and tested as such); `pipeline.py` wraps them
-as datatrove blocks that count documents and characters in and out. None of them drops a document: an
+Each step is a pure function `str -> str` (usable on its own and tested as such); blocks.py wraps each in a
+datatrove formatter that counts documents and characters in and out. None of them drops a document: an
 empty result is dropped later by the length filter, with its reason recorded.
 """
 
