@@ -18,8 +18,9 @@ import statistics
 import time
 from pathlib import Path
 
-from polyglot_ko.data.pii import mask_pii_with_counts, find_pii
-from polyglot_ko.data.pii_eval import baseline_find, baseline_mask, score
+from pii_eval import baseline_find, baseline_mask, score  # benchmarks/pii_eval.py, beside this script
+
+from polyglot_ko.data.pii import find_pii, mask_pii_with_counts
 from polyglot_ko.io_utils import atomic_write_json, atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]

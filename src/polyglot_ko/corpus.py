@@ -4,7 +4,7 @@ About 1,400 documents (~300 K characters) written for this project: news-like ar
 notices, how-to texts, essays, Q&A and blog posts, plus on-purpose material for every data-preparation step
 (fictional personal data in many formats and hard negatives for PII masking, low-quality web debris for the
 filters, exact and near duplicates for dedup). Same shape as the shared corpus: gzip JSON lines
-`{"id", "source", "text"}`. Built by `assets/corpus/make_corpus.py`; see `assets/corpus/README.md`.
+`{"id", "source", "text"}`. Built by `tools/corpus/make_corpus.py` (repository only); see `assets/corpus/README.md`.
 
     >>> from polyglot_ko.corpus import bundled_corpus_files
     >>> bundled_corpus_files()  # [.../polyglot_ko/assets/corpus/ko-sample.jsonl.gz]

@@ -3,6 +3,7 @@ light import (no torch)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -11,10 +12,21 @@ from pathlib import Path
 import pytest
 
 from polyglot_ko.data.pii import PIIMasker, find_pii, mask_pii, mask_pii_with_counts
-from polyglot_ko.data.pii_eval import baseline_find, score
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "pii_labelled.jsonl"
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_pii_eval():
+    """benchmarks/pii_eval.py (the scorer and the team's baseline regexes), loaded by path: it is not package code."""
+    spec = importlib.util.spec_from_file_location("pii_eval", ROOT / "benchmarks" / "pii_eval.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_pii_eval = _load_pii_eval()
+baseline_find, score = _pii_eval.baseline_find, _pii_eval.score
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +78,12 @@ def test_hard_negatives_are_not_masked(text):
 
 @pytest.mark.parametrize("text, expected", [
     # 대구은행 and 수협 print 3-2-6-1 (a one-digit check group), next to a bank name, 계좌, 입금 or 예금주
-    ("보증금 입금 계좌: 대구은행 508-10-284716-3 (예금주 배순자)", "보증금 입금 계좌: 대구은행 <|acc|> (예금주 배순자)"),
-    ("택배 거래 시 수협 977-83-574699-9 홍예린으로 입금 부탁드려요.", "택배 거래 시 수협 <|acc|> 홍예린으로 입금 부탁드려요."),
-    ("계좌는 수협 704-74-678412-2, 예금주는 손건우입니다.", "계좌는 수협 <|acc|>, 예금주는 손건우입니다."),
+    ("보증금 입금 계좌: 대구은행 508-10-284716-3 (예금주 배순자)",
+     "보증금 입금 계좌: 대구은행 <|acc|> (예금주 배순자)"),
+    ("택배 거래 시 수협 977-83-574699-9 홍예린으로 입금 부탁드려요.",
+     "택배 거래 시 수협 <|acc|> 홍예린으로 입금 부탁드려요."),
+    ("계좌는 수협 704-74-678412-2, 예금주는 손건우입니다.",
+     "계좌는 수협 <|acc|>, 예금주는 손건우입니다."),
     ("회비 자동 이체 계좌: 수협 999-86-125112-8\n예금주: 최경민", "회비 자동 이체 계좌: 수협 <|acc|>\n예금주: 최경민"),
     # other groupings of the same family (3-3-6-1, 4-4-4-1) are covered by the same rule
     ("환불은 광주은행 123-456-789012-3으로 부탁드립니다", "환불은 광주은행 <|acc|>으로 부탁드립니다"),

@@ -29,9 +29,9 @@ def step_options(text_field: str, txt_mode: str, near_dedup_threshold: float, ex
 
 def _step_defaults() -> dict:
     # prepare() takes its step options as **kwargs; their defaults live in the pipeline module, once.
-    from ..data import pipeline
+    from ..data.stages import default_options
 
-    return pipeline._default_options()
+    return default_options()
 
 
 def add_arguments(parser) -> None:

@@ -22,10 +22,16 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
+from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+from datatrove.utils.hashing import HashConfig
+from datatrove.utils.word_tokenizers import WordTokenizer
+
+from ..errors import UserError
+from ..io_utils import atomic_path
 
 _WS = re.compile(r"\s+")
 
@@ -45,8 +51,6 @@ def exact_hashes(hashes: Sequence[int]) -> np.ndarray:
 
 
 def save_hashes(path: Path, arr: np.ndarray) -> None:
-    from ..io_utils import atomic_path
-
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, arr, allow_pickle=False)
@@ -76,14 +80,8 @@ def find_exact_duplicates(hash_files: Sequence[Path], part: int = 0, parts: int 
 
 def minhash_config(threshold: float = 0.8, num_buckets: int = 14, n_grams: int = 5, seed: int = 1):
     """A datatrove MinhashConfig whose LSH threshold (1/b)^(1/r) is closest to `threshold` for b buckets."""
-    from datatrove.pipeline.dedup.minhash import MinhashConfig
-
     if not 0.0 < threshold < 1.0:
-        from ..errors import UserError
-
         raise UserError(f"near-dedup threshold {threshold}: must be between 0 and 1 (exclusive), e.g. 0.8")
-    from datatrove.utils.hashing import HashConfig
-
     rows = max(1, round(math.log(1.0 / num_buckets) / math.log(threshold)))
     # 32-bit signatures: 4x less bucket data than 64-bit and a 1-in-4-billion chance per hash of a false
     # collision, irrelevant next to the LSH's own approximation.
@@ -123,60 +121,50 @@ def char_shingles(text: str, n: int) -> np.ndarray:
     return h.reshape(-1, 1)
 
 
-def _signature_class():
-    from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
+class CharacterWords(WordTokenizer):
+    """Characters as datatrove's "words": what `KoreanMinhashSignature` shingles (its own get_shingles does the
+    hashing; this keeps datatrove from loading a Korean word tokenizer the signatures never use)."""
 
-    class KoreanMinhashSignature(MinhashDedupSignature):
-        """datatrove's MinHash stage 1 with character n-gram shingles (see the module docstring)."""
+    def word_tokenize(self, text: str) -> list[str]:
+        return list(text)
 
-        name = "🎯 MinHash stage 1 (Korean character shingles)"
+    def sent_tokenize(self, text: str) -> list[str]:
+        return [text]
 
-        def __init__(self, output_folder, config=None):
-            # Not super().__init__: it loads a word tokenizer (spacy/kiwi) that character shingles never use.
-            from datatrove.io import get_datafolder
-            from datatrove.pipeline.base import PipelineStep
-            from datatrove.pipeline.dedup.minhash import MinhashConfig
-            from datatrove.utils.hashing import create_hash_func
-
-            PipelineStep.__init__(self)
-            self.output_folder = get_datafolder(output_folder)
-            self.config = config or MinhashConfig()
-            self.num_hashes = self.config.num_buckets * self.config.hashes_per_bucket
-            self._parameters = None
-            self._hash_func = create_hash_func(self.config.hash_config)
-            self.language = "ko"
-            self.word_tokenizer = None
-            self.skip_existing_sigs = False
-            self._params32 = None
-
-        def get_shingles(self, text: str) -> np.ndarray:
-            return char_shingles(text, self.config.n_grams)
-
-        def get_signature(self, shingles: np.ndarray) -> list[list[int]]:
-            # Universal hashing a*x + b with wrapping arithmetic (a odd) instead of datatrove's
-            # `% (2**61 - 1)`: no 64-bit modulo per (shingle, hash) pair, and in 32 bits (the default config,
-            # see minhash_config) numpy does 6x more pairs per second. The shingles are already avalanche-
-            # mixed, which is what makes this simple family min-wise enough (tests check the Jaccard estimate).
-            if self._params32 is None:
-                a, b = self.parameters
-                if self.config.hash_config.precision == 32:
-                    self._params32 = ((a & np.uint64(0xFFFFFFFF)).astype(np.uint32) | np.uint32(1),
-                                      (b & np.uint64(0xFFFFFFFF)).astype(np.uint32))
-                else:
-                    self._params32 = (a | np.uint64(1), b)
-            a, b = self._params32
-            x = shingles if self.config.hash_config.precision == 64 else \
-                (shingles >> np.uint64(32)).astype(np.uint32)
-            with np.errstate(over="ignore"):
-                mins = (x * a + b).min(axis=0)
-            return [v.tolist() for v in np.split(mins, self.config.num_buckets)]
-
-    return KoreanMinhashSignature
+    def span_tokenize(self, text: str) -> list[tuple[int, int]]:
+        return [(i, i + 1) for i in range(len(text))]
 
 
-def KoreanMinhashSignature(output_folder, config=None):  # noqa: N802 - a factory that reads like the class
-    """Build the MinHash signature block (imports datatrove only when called)."""
-    return _signature_class()(output_folder, config)
+class KoreanMinhashSignature(MinhashDedupSignature):
+    """datatrove's MinHash stage 1 with character n-gram shingles (see the module docstring)."""
+
+    name = "🎯 MinHash stage 1 (Korean character shingles)"
+
+    def __init__(self, output_folder, config: MinhashConfig | None = None):
+        super().__init__(output_folder, config, language=CharacterWords("ko"))
+        self.wrapping_parameters: tuple[np.ndarray, np.ndarray] | None = None
+
+    def get_shingles(self, text: str) -> np.ndarray:
+        return char_shingles(text, self.config.n_grams)
+
+    def get_signature(self, shingles: np.ndarray) -> list[list[int]]:
+        # Universal hashing a*x + b with wrapping arithmetic (a odd) instead of datatrove's
+        # `% (2**61 - 1)`: no 64-bit modulo per (shingle, hash) pair, and in 32 bits (the default config,
+        # see minhash_config) numpy does 6x more pairs per second. The shingles are already avalanche-
+        # mixed, which is what makes this simple family min-wise enough (tests check the Jaccard estimate).
+        if self.wrapping_parameters is None:
+            a, b = self.parameters
+            if self.config.hash_config.precision == 32:
+                self.wrapping_parameters = ((a & np.uint64(0xFFFFFFFF)).astype(np.uint32) | np.uint32(1),
+                                            (b & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+            else:
+                self.wrapping_parameters = (a | np.uint64(1), b)
+        a, b = self.wrapping_parameters
+        x = shingles if self.config.hash_config.precision == 64 else \
+            (shingles >> np.uint64(32)).astype(np.uint32)
+        with np.errstate(over="ignore"):
+            mins = (x * a + b).min(axis=0)
+        return [v.tolist() for v in np.split(mins, self.config.num_buckets)]
 
 
 def read_minhash_removals(folder: Path, rank: int) -> np.ndarray:

@@ -2,8 +2,9 @@
 plus the team's Korean character ratio.
 
 `QualityConfig` holds the thresholds (every one configurable, `None` turns a rule off); `check_quality(text,
-config)` returns the reason a document is dropped, or None to keep it. Reasons are the keys of prepare's
-`dropped` stats: too_short, too_long_doc, mean_word_length, symbol_ratio, bullet_lines, ellipsis_lines,
+config)` returns the reason a document is dropped, or None to keep it; `KoreanQualityFilter` is the datatrove
+filter that applies it in the pipeline (as datatrove's GopherQualityFilter does its rules). Reasons are the keys
+of prepare's `dropped` stats: too_short, too_long_doc, mean_word_length, symbol_ratio, bullet_lines, ellipsis_lines,
 alphabetic_words, korean_ratio.
 
 The alphabetic-word rule (Gopher: 80 % of words contain an alphabetic character) is read with Unicode's
@@ -16,6 +17,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.writers.disk_base import DiskWriter
 
 QUALITY_REASONS = ("too_short", "too_long_doc", "mean_word_length", "symbol_ratio", "bullet_lines",
                    "ellipsis_lines", "alphabetic_words", "korean_ratio")
@@ -100,3 +105,18 @@ def check_quality(text: str, config: QualityConfig | None = None) -> str | None:
         if non_space and hangul / non_space < c.min_korean_ratio:
             return "korean_ratio"
     return None
+
+
+class KoreanQualityFilter(BaseFilter):
+    """Drops the documents that fail a quality rule, with the rule as the reason (rejects/<rule>.jsonl.gz)."""
+
+    name = "quality"
+
+    def __init__(self, config: QualityConfig | dict | None = None, exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+        self.config = QualityConfig(**config) if isinstance(config, dict) else (config or QualityConfig())
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        self.stat_update("chars_in", value=len(doc.text))
+        reason = check_quality(doc.text, self.config)
+        return True if reason is None else (False, reason)

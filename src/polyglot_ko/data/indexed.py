@@ -27,8 +27,9 @@ from __future__ import annotations
 import os
 import struct
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ DTYPE_CODES: dict[int, type] = {1: np.uint8, 2: np.int8, 3: np.int16, 4: np.int3
 CODE_OF_DTYPE = {np.dtype(v): k for k, v in DTYPE_CODES.items()}
 _HEADER_SIZE = 9 + 8 + 1 + 8 + 8
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
 def idx_path(prefix: PathLike) -> Path:
@@ -102,7 +103,7 @@ class IndexedDatasetWriter:
     def documents(self) -> int:
         return len(self._lengths)
 
-    def add_document(self, tokens: Union[Sequence[int], np.ndarray, Any]) -> None:
+    def add_document(self, tokens: Sequence[int] | np.ndarray | Any) -> None:
         """Append one document; ids that do not fit the dtype are refused (a silent wrap would corrupt data)."""
         if self._closed:
             raise RuntimeError(f"{self.prefix}: writer already finalized or aborted")
@@ -190,7 +191,7 @@ class IndexedDatasetWriter:
         """Drop everything written so far; the destination is left as it was."""
         self._discard()
 
-    def __enter__(self) -> "IndexedDatasetWriter":
+    def __enter__(self) -> IndexedDatasetWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -283,7 +284,7 @@ class IndexedDataset:
         start = self._start(i)
         return self.tokens[start:start + int(self.sizes[i])]
 
-    def get(self, i: int, offset: int = 0, length: Optional[int] = None) -> np.ndarray:
+    def get(self, i: int, offset: int = 0, length: int | None = None) -> np.ndarray:
         """Tokens [offset, offset+length) of document i (to its end when length is None)."""
         doc = self[i]
         end = len(doc) if length is None else min(len(doc), offset + length)
@@ -294,7 +295,8 @@ class IndexedDataset:
             yield self[i]
 
     def __repr__(self) -> str:
-        return f"IndexedDataset({str(self.prefix)!r}, documents={len(self)}, tokens={self.num_tokens}, dtype={self.dtype})"
+        return (f"IndexedDataset({str(self.prefix)!r}, documents={len(self)}, tokens={self.num_tokens}, "
+                f"dtype={self.dtype})")
 
 
 # --- prepared-data folders -----------------------------------------------------------------------------
@@ -339,8 +341,8 @@ def _relative_prefix(folder: Path, prefix: Any) -> str:
 
 
 def write_manifest(folder: PathLike, shards: Sequence[Any], tokenizer_info: Any,
-                   valid_shards: Optional[Sequence[Any]] = None, dtype: str = "uint16",
-                   extra: Optional[dict] = None) -> Path:
+                   valid_shards: Sequence[Any] | None = None, dtype: str = "uint16",
+                   extra: dict | None = None) -> Path:
     """Write FOLDER/manifest.json atomically and return its path.
 
     shards / valid_shards: records `{"prefix", "documents", "tokens"}` (prefix relative to FOLDER, or absolute

@@ -1,8 +1,8 @@
 """Text normalisation steps of corpus preparation, in the Polyglot-Ko team's order (ground-truth §3):
 Unicode NFC, HTML removal, whitespace normalisation that keeps newlines, repeat/emoticon reduction.
 
-Each step is a pure function `str -> str` (usable on its own and tested as such); `pipeline.py` wraps them
-as datatrove blocks that count documents and characters in and out. None of them drops a document: an
+Each step is a pure function `str -> str` (usable on its own and tested as such); blocks.py wraps each in a
+datatrove formatter that counts documents and characters in and out. None of them drops a document: an
 empty result is dropped later by the length filter, with its reason recorded.
 """
 
@@ -92,8 +92,8 @@ def _repeat_patterns(n: int) -> tuple[re.Pattern, re.Pattern]:
         if n < 1:
             raise ValueError("max_repeats must be >= 1")
         # one character: Hangul jamo and syllables, and emoticon punctuation
-        single = re.compile(r"([\u3131-\u318e\uac00-\ud7a3~!?^♡♥★☆;ㆍ])\1{%d,}" % n)
+        single = re.compile(r"([\u3131-\u318e\uac00-\ud7a3~!?^♡♥★☆;ㆍ])\1{" + str(n) + ",}")
         # two-character units: ㅋㅎㅋㅎㅋㅎ, 대박대박대박
-        double = re.compile(r"([\u3131-\u318e\uac00-\ud7a3]{2})\1{%d,}" % n)
+        double = re.compile(r"([\u3131-\u318e\uac00-\ud7a3]{2})\1{" + str(n) + ",}")
         _REPEAT_CACHE[n] = (single, double)
     return _REPEAT_CACHE[n]

@@ -43,11 +43,11 @@ import calendar
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 
 from ..constants import PII_TOKENS
 
-TOKENS = dict(PII_TOKENS)
-PII_TYPES = ("acc", "rrn", "tel")
+PII_TYPES = tuple(sorted(PII_TOKENS))  # ("acc", "rrn", "tel"): the kinds, in report order
 
 # Same-length mapping of full-width and typographic variants to ASCII (str.translate keeps positions).
 _FULLWIDTH = {0xFF10 + i: ord("0") + i for i in range(10)}
@@ -185,11 +185,9 @@ class PIIMasker:
     '연락처 <|tel|>로 주세요'
     """
 
-    def __init__(self, tel: bool = True, rrn: bool = True, acc: bool = True, cards: bool = True,
-                 tokens: dict[str, str] | None = None):
+    def __init__(self, tel: bool = True, rrn: bool = True, acc: bool = True, cards: bool = True):
         self.enabled = {"tel": tel, "rrn": rrn, "acc": acc}
         self.cards = cards and acc
-        self.tokens = dict(TOKENS, **(tokens or {}))
 
     # -- classification of one group sequence ------------------------------------------------------------
     def _classify(self, view: str, groups: list[str], kinds: list[str], intl: bool, start: int, end: int,
@@ -279,7 +277,7 @@ class PIIMasker:
             spans = [(g.start() + body_start, g.end() + body_start) for g in _GROUP.finditer(m.group("body"))]
             groups = [view[a:b] for a, b in spans]
             kinds = []
-            for (_, b), (a2, _) in zip(spans, spans[1:], strict=False):
+            for (_, b), (a2, _) in pairwise(spans):
                 s = view[b:a2]
                 kinds.append(")" if ")" in s else "-" if "-" in s else "." if "." in s else " ")
             n = len(groups)
@@ -331,7 +329,7 @@ class PIIMasker:
         pos = 0
         for p in matches:
             parts.append(text[pos:p.start])
-            parts.append(self.tokens[p.type])
+            parts.append(PII_TOKENS[p.type])
             counts[p.type] += 1
             if p.card:
                 counts["card"] += 1

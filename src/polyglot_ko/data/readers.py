@@ -25,9 +25,10 @@ import io
 import json
 import os
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from ..errors import UserError
 
@@ -115,35 +116,6 @@ class ReadStats:
         self.problems[problem.reason] += 1
         if len(self.examples) < self.max_examples:
             self.examples.append(problem)
-
-    def merge(self, other: "ReadStats") -> None:
-        self.records += other.records
-        self.documents += other.documents
-        self.chars += other.chars
-        self.files += other.files
-        self.problems.update(other.problems)
-        room = self.max_examples - len(self.examples)
-        if room > 0:
-            self.examples.extend(other.examples[:room])
-
-    def summary(self) -> str:
-        parts = [f"{self.documents:,} documents from {self.records:,} records in {self.files} files"]
-        if self.problems:
-            parts.append("problems: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.problems.items())))
-        return "; ".join(parts)
-
-    def as_dict(self) -> dict:
-        return {
-            "files": self.files,
-            "records": self.records,
-            "documents": self.documents,
-            "chars": self.chars,
-            "problems": dict(sorted(self.problems.items())),
-            "examples": [
-                {"reason": p.reason, "source": p.source, "line": p.line, "detail": p.detail}
-                for p in self.examples
-            ],
-        }
 
 
 def _kind(path: Path) -> str | None:
@@ -256,19 +228,23 @@ class _Reader:
         self.stats.chars += len(text)
         return RawDocument(text, source, line, doc_id if doc_id is not None else f"{Path(source).name}:{line}")
 
+    def share(self, records: Iterable[tuple[int, bytes]], src: str, rank: int, world: int
+              ) -> Iterator[tuple[int, str]]:
+        """This task's records (every `world`-th from `rank`) as (line, text); invalid UTF-8 is reported."""
+        for index, (lineno, raw) in enumerate(records):
+            if index % world != rank:
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                self.problem("invalid_utf8", src, lineno, f"invalid UTF-8 at byte {e.start}", raw)
+                continue
+            yield lineno, text
+
     def jsonl(self, path: Path, rank: int, world: int) -> Iterator[RawDocument]:
         src = str(path)
-        lineno = 0
         with _open_binary(path) as f:
-            for raw in f:
-                lineno += 1
-                if (lineno - 1) % world != rank:
-                    continue
-                try:
-                    s = raw.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    self.problem("invalid_utf8", src, lineno, f"invalid UTF-8 at byte {e.start}", raw)
-                    continue
+            for lineno, s in self.share(enumerate(f, start=1), src, rank, world):
                 if not s.strip():
                     self.problem("empty", src, lineno, "blank line", s)
                     continue
@@ -299,16 +275,7 @@ class _Reader:
                 records = enumerate(f, start=1)
             else:
                 records = _blocks(f)
-            index = 0
-            for lineno, raw in records:
-                index += 1
-                if (index - 1) % world != rank:
-                    continue
-                try:
-                    s = raw.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    self.problem("invalid_utf8", src, lineno, f"invalid UTF-8 at byte {e.start}", raw)
-                    continue
+            for lineno, s in self.share(records, src, rank, world):
                 if mode == "line":
                     s = s.rstrip("\r\n")
                 else:  # block or whole file: the surrounding newlines are layout, not text

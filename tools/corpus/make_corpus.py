@@ -1,8 +1,9 @@
 """Build the bundled Korean sample corpus (ko-sample.jsonl.gz) from the hand-written documents and templates.
 
-Run once from the repository root after editing a source file here; the output is committed and shipped:
+A build tool, not package code: the package ships only its output (src/polyglot_ko/assets/corpus/). Run it from
+the repository root after editing a source file here, then commit the output:
 
-    .venv/bin/python src/polyglot_ko/assets/corpus/make_corpus.py
+    .venv/bin/python tools/corpus/make_corpus.py
 
 Deterministic: a fixed seed, a fixed document order and gzip written with mtime 0, so rebuilding without edits
 gives the same bytes (the test checks the committed file against a rebuild).
@@ -30,8 +31,9 @@ import re
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OUTPUT = HERE / "ko-sample.jsonl.gz"
-ANNOTATIONS = HERE / "ko-sample.annotations.json"
+ASSETS = HERE.parents[1] / "src" / "polyglot_ko" / "assets" / "corpus"  # where the package ships the output
+OUTPUT = ASSETS / "ko-sample.jsonl.gz"
+ANNOTATIONS = ASSETS / "ko-sample.annotations.json"
 SEED = 20240601
 
 PII_KINDS = ("tel", "acc", "rrn")
@@ -50,7 +52,7 @@ def rrn_with_check_digit(rrn: str) -> str:
         raise ValueError(f"not a resident registration number: {rrn!r}")
     digits = m.group(1) + m.group(2)
     weights = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
-    check = (11 - sum(int(d) * w for d, w in zip(digits[:12], weights)) % 11) % 10
+    check = (11 - sum(int(d) * w for d, w in zip(digits[:12], weights, strict=True)) % 11) % 10
     fixed = digits[:12] + str(check)
     return f"{fixed[:6]}-{fixed[6:]}" if "-" in rrn else fixed
 
@@ -138,7 +140,7 @@ def near_duplicate(text: str, rng: random.Random) -> str:
 
 def build() -> tuple[list[dict], dict]:
     """Build the documents (`{"id","source","text"}`) and the annotations, deterministically."""
-    # templates.py is a sibling file, not part of the package's import tree: load it by path.
+    # templates.py is a sibling file, not an importable module: load it by path.
     spec = importlib.util.spec_from_file_location("polyglot_ko_corpus_templates", HERE / "templates.py")
     templates = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(templates)
@@ -203,7 +205,8 @@ def write(records: list[dict], annotations: dict) -> None:
             gz.write((json.dumps(r, ensure_ascii=False) + "\n").encode("utf-8"))
     atomic_write_bytes(OUTPUT, buf.getvalue())
     # One line per document keeps the file small and its diffs readable.
-    lines = [f'  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}' for k, v in sorted(annotations.items())]
+    lines = [f'  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}'
+             for k, v in sorted(annotations.items())]
     text = (f'{{"format": "polyglot-ko-sample-annotations/1", "seed": {SEED}, "file": "{OUTPUT.name}",\n'
             f' "documents": {{\n' + ",\n".join(lines) + "\n }}\n")
     json.loads(text)  # stays valid JSON

@@ -5,17 +5,18 @@ precision, recall and F1 per type. `baseline_find` re-creates the Polyglot-Ko te
 approach (ground-truth §3) as described there: phone `NN(N)-NNN(N)-NNNN`, registration `NNNNNN-NNNNNNN`,
 16-digit card patterns, and a bank-account pattern that takes any dash-joined digit groups at the start of a
 text (so dates like 2023-01-05 become accounts) and any run of 11+ digits. It exists only to be measured
-against (tests and benchmarks/bench_pii.py); nothing in the pipeline uses it.
+against (benchmarks/bench_pii.py and tests/data/test_pii_masker.py, which loads this file by path), so it
+lives with the benchmarks, not in the package.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
-from ..constants import PII_TOKENS
-from .pii import PII_TYPES, PIIMatch
+from polyglot_ko.constants import PII_TOKENS
+from polyglot_ko.data.pii import PII_TYPES, PIIMatch
 
 _BASELINE = [
     ("rrn", re.compile(r"\d{6}-\d{7}")),
