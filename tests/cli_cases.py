@@ -83,8 +83,9 @@ def fixed_cases(f: dict[str, Path]) -> list[list[str]]:
         ["pretrain", "--config", str(f["beta_recipe"]), "--print-config"],
         ["pretrain", "--config", str(f["huge_batch"]), "--print-config"],
         ["pretrain", "--config", str(f["list_recipe"]), "--print-config"],
-        ["pretrain", "--config", "cpu-tiny", "optim.lr=-1", "--print-config"],
-        ["pretrain", "--config", "cpu-tiny", "data.seq_len=0", "--print-config"],
+        ["pretrain", "--config", "cpu-tiny", "optim.lr=-1", "--out", str(f["folder"] / "run1")],
+        ["pretrain", "--config", "cpu-tiny", "data.seq_len=0", "--out", str(f["folder"] / "run2")],
+        ["pretrain", "--config", str(f["beta_recipe"]), "--out", str(f["folder"] / "run3")],
         ["pretrain", "--config", "cpu-tiny", "--out", under_file],
         ["pretrain", "--export-hf", str(f["folder"]), "--out", str(f["folder"] / "hf")],
         # the rest

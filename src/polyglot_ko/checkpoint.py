@@ -23,7 +23,7 @@ from .config import ModelConfig
 from .constants import ENDOFTEXT_ID, PAD_ID, TOKENIZER_FILES
 from .errors import UserError
 from .hub import resolve_folder
-from .io_utils import atomic_dir, atomic_write_json, read_json
+from .io_utils import atomic_dir, atomic_write_json, check_output_path, read_json
 from .model import GPTNeoXForCausalLM
 
 SAFE_SINGLE, SAFE_INDEX = "model.safetensors", "model.safetensors.index.json"
@@ -44,6 +44,27 @@ def parse_dtype(dtype: str | torch.dtype | None, default: torch.dtype = torch.fl
     if dtype not in DTYPES:
         raise UserError(f"dtype {dtype!r} is not supported; use float32, bfloat16 or float16")
     return DTYPES[dtype]
+
+
+def parse_device(device: str | torch.device) -> torch.device:
+    """A torch device that exists here: "cpu", "cuda", "cuda:1", "mps", ...; anything else is a `UserError`."""
+    if isinstance(device, torch.device):
+        return device
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UserError(f"device {device!r} is not a torch device; use cpu, cuda, cuda:1, ...", param="device") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {device!r}: this torch build sees no CUDA GPU; use cpu (or install a CUDA torch)",
+                        param="device")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise UserError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible",
+                        param="device")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"device {device!r}: MPS is not available here; use cpu", param="device")
+    if dev.type not in ("cpu", "cuda", "mps", "meta"):
+        raise UserError(f"device {device!r} is not supported; use cpu, cuda or mps", param="device")
+    return dev
 
 
 def _weight_files(folder: Path) -> tuple[str, list[Path]]:
@@ -150,6 +171,7 @@ def load_model(path_or_hub_id: str | Path, dtype: str | torch.dtype | None = "fl
         raise UserError(f"{folder} has no config.json; pass a Hugging Face model folder")
     config = ModelConfig.from_json_file(folder / "config.json")
     dtype = parse_dtype(dtype)
+    device = parse_device(device)
     kind, files = _weight_files(folder)
     with torch.device("meta"):
         model = GPTNeoXForCausalLM(config)
@@ -249,7 +271,7 @@ def save_model(model: GPTNeoXForCausalLM, folder: str | Path, tokenizer=None,
 
 
 def convert_model(source: str | Path, dest: str | Path, dtype: str | None = None,
-                  max_shard_size: int | str = "2GB") -> GPTNeoXForCausalLM:
+                  max_shard_size: int | str = "2GB", overwrite: bool = False) -> GPTNeoXForCausalLM:
     """Rewrite the model folder or hub id `source` as the folder `dest` (atomically), with its tokenizer files.
 
     Args:
@@ -257,8 +279,14 @@ def convert_model(source: str | Path, dest: str | Path, dtype: str | None = None
         dest: output folder (written atomically)
         dtype: output dtype (default: as stored)
         max_shard_size: largest safetensors shard, e.g. 2GB or 500MB
+        overwrite: replace `dest` if it already exists (never the source itself)
     """
     src = resolve_folder(source, what="model")
+    dest_path = check_output_path(dest, "dest", folder=True)
+    if dest_path.exists() and dest_path.resolve() == src.resolve():
+        raise UserError(f"dest {dest}: is the source folder itself; write the converted model elsewhere")
+    if dest_path.exists() and any(dest_path.iterdir()) and not overwrite:
+        raise UserError(f"dest {dest}: exists and is not empty; pass overwrite=True (--overwrite) to replace it")
     kind, files = _weight_files(src)
     if dtype is None:
         # Keep the stored dtype: read it from the first tensor rather than guessing from config.json.

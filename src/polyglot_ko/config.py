@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .constants import ENDOFTEXT_ID, EOS_ID, PAD_ID, PADDED_VOCAB_SIZE, SEP_ID, TOKENIZER_VOCAB_SIZE  # noqa: F401
+from .constants import (  # noqa: F401
+    ENDOFTEXT_ID,
+    EOS_ID,
+    PAD_ID,
+    PADDED_VOCAB_SIZE,
+    SEP_ID,
+    TOKENIZER_VOCAB_SIZE,
+)
 from .errors import UserError
 from .io_utils import read_json
 

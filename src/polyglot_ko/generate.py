@@ -23,7 +23,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence as Seq
+from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Sequence as Seq
 
 import torch
 

@@ -32,7 +32,11 @@ def resolve_folder(path_or_hub_id: str | os.PathLike, allow_patterns: Sequence[s
         raise UserError(f"{what} folder {name} does not exist; pass an existing folder or a hub id like "
                         f"EleutherAI/polyglot-ko-1.3b")
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError)
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
 
     try:
         return Path(snapshot_download(name, revision=revision, allow_patterns=list(allow_patterns) if allow_patterns else None))

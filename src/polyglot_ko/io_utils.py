@@ -24,6 +24,23 @@ def _default_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~umask
 
 
+def check_output_path(path: str | os.PathLike, what: str, folder: bool = False) -> Path:
+    """`path` can be written as a file (or a folder): no parent is a file, it is not the other kind, and the nearest
+    existing parent is writable. Run before long work so a bad output path fails at once, not at the end."""
+    path = Path(path).expanduser()
+    if path.exists() and path.is_dir() != folder:
+        kind = "a folder" if path.is_dir() else "a file"
+        raise UserError(f"{what} {path}: is {kind}; give a {'folder' if folder else 'file'} path")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"{what} {path}: {parent} is a file, not a folder; choose another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {path}: {parent} is not writable; choose another path")
+    return path
+
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .io_utils import atomic_write_json, atomic_write_text
+from .io_utils import atomic_write_json, atomic_write_text, check_output_path
 
 # The team's mean-word-length floor (3 characters per whitespace word, EleutherAI/dps configs/korean_jsonl.yaml)
 # drops about two thirds of conversational Korean, whose eojeol average 2-3 syllables; the quickstart keeps
@@ -165,7 +165,7 @@ def run_quickstart(out: str | Path = "quickstart-out", corpus: list[str] | None 
         max_steps: override the number of pretraining steps
         workers: worker processes for data preparation
     """
-    out = Path(out).resolve()
+    out = check_output_path(out, "out", folder=True).resolve()
     out.mkdir(parents=True, exist_ok=True)
     stages = Stages(out, force)
     inputs = _corpus_inputs(corpus)

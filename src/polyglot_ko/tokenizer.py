@@ -28,16 +28,25 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .constants import (
+    FIXED_SPECIAL_TOKENS,
+    MODEL_MAX_LENGTH,
+    PAD_MULTIPLE,
+    PII_TOKENS,
+    TOKENIZER_FILES,
+)
 from .errors import UserError
 from .io_utils import read_json
-
-from .constants import FIXED_SPECIAL_TOKENS, MODEL_MAX_LENGTH, PAD_MULTIPLE, PII_TOKENS, TOKENIZER_FILES
 
 # Marks morpheme boundaries in tokenizer training text; the pre-tokenizer splits on it and drops it.
 MORPHEME_BOUNDARY = "\u0cf1"
 
 _LAYOUT = ("Polyglot-Ko's layout is <pad> 0, <eos> 1, <|endoftext|> 2, <|sep|> 3, the BPE vocabulary of N entries, "
            "then <|acc|> N, <|tel|> N+1, <|rrn|> N+2")
+
+
+class InvalidTextError(UserError, ValueError):
+    """Text that is not valid Unicode (a lone UTF-16 surrogate) was given to encode."""
 
 
 class InvalidTokenIdError(UserError, ValueError):
@@ -81,7 +90,7 @@ def _raise_if_surrogates(texts: Sequence[str]) -> None:
     for i, t in enumerate(texts):
         m = _SURROGATE.search(t)
         if m:
-            raise ValueError(f"text {i} contains a lone surrogate U+{ord(m.group()):04X} at character {m.start()}, "
+            raise InvalidTextError(f"text {i} contains a lone surrogate U+{ord(m.group()):04X} at character {m.start()}, "
                              f"which is not valid Unicode; clean it first, e.g. "
                              f"text.encode('utf-8', 'replace').decode('utf-8')")
 

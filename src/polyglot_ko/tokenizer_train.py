@@ -24,7 +24,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import UserError
-from .tokenizer import FIXED_SPECIAL_TOKENS, MORPHEME_BOUNDARY, PII_TOKENS, PolyglotTokenizer
+from .tokenizer import (
+    FIXED_SPECIAL_TOKENS,
+    MORPHEME_BOUNDARY,
+    PII_TOKENS,
+    PolyglotTokenizer,
+)
 
 MIN_VOCAB_SIZE = len(FIXED_SPECIAL_TOKENS) + 256  # the special tokens plus the byte alphabet
 # Texts longer than this go to the analyzer in pieces cut at line ends: the analyzer's memory and latency grow
@@ -256,8 +261,9 @@ def train_tokenizer(inputs: str | os.PathLike | Iterable[str | os.PathLike], out
     from tokenizers import AddedToken, pre_tokenizers, trainers
 
     from .data.readers import ReadStats
-    from .io_utils import atomic_dir, atomic_write_json
+    from .io_utils import atomic_dir, atomic_write_json, check_output_path
 
+    check_output_path(out, "out", folder=True)
     if vocab_size < MIN_VOCAB_SIZE + 1:
         raise UserError(f"vocab_size {vocab_size}: must be at least {MIN_VOCAB_SIZE + 1} (4 special tokens + 256 "
                         f"bytes + at least one merge); Polyglot-Ko uses 30000")

@@ -85,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        if e.filename is None:
+            raise
+        # A path the user named cannot be read or written (a file where a folder must be, no permission, ...).
+        print(f"error: {e.filename}: {e.strerror or e}; check the path", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

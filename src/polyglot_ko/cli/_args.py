@@ -28,6 +28,8 @@ from typing import Any, Union
 
 from jsonargparse import ArgumentParser, DefaultHelpFormatter
 
+from ..errors import UserError
+
 _EMPTY = inspect.Parameter.empty
 OMIT = argparse.SUPPRESS
 """A default that leaves the option out of the parsed arguments, so the library's own default applies."""
@@ -183,6 +185,17 @@ def add_parameters(container: Any, component: Callable | type, *, only: list[str
         _add_one(container, name, p.annotation, defaults.get(name, p.default), p.doc, flags.get(name, Flag()))
         added.append(name)
     return added
+
+
+def set_threads(threads: int | None) -> None:
+    """torch's CPU threads for `--threads` (None: torch's choice)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise UserError(f"--threads {threads}: must be at least 1 (or leave it out for torch's choice)")
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def add_option(container: Any, name: str, annotation: Any, default: Any = _EMPTY, doc: str | None = None,

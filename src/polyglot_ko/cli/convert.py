@@ -12,7 +12,8 @@ def add_arguments(parser) -> None:
 
     add_parameters(parser, convert_model, flags={
         "source": Flag(positional=True), "dest": Flag(positional=True),
-        "dtype": Flag(choices=tuple(sorted(DTYPES))), "max_shard_size": Flag(type=str)})
+        "dtype": Flag(choices=tuple(sorted(DTYPES))), "max_shard_size": Flag(type=str),
+        "overwrite": Flag(help="replace DEST if it exists (never the source)")})
 
 
 def run(args: dict) -> int:

@@ -58,13 +58,18 @@ def run(args: dict) -> int:
 
     if args["batch_size"] <= 0:
         raise UserError(f"--batch-size {args['batch_size']}: must be positive")
+    if args["output"]:
+        from ..io_utils import check_output_path
+
+        check_output_path(args["output"], "--output")
     tokenizer = load_tokenizer_any(args["tokenizer"] or args["model"])
     model = load_model_any(args["model"], dtype=args["dtype"], device=args["device"])
     batch_tokens = {"max_batch_tokens": args["max_batch_tokens"]} if "max_batch_tokens" in args else {}
     if args["texts_or_paths"]:
         from ..eval.perplexity import perplexity
 
-        inputs = [Path(p) if Path(p).exists() else p for p in args["texts_or_paths"]]
+        # On the command line every --perplexity item is a path (or glob): never score the string itself.
+        inputs = [Path(p) if not any(c in p for c in "*?[") else p for p in args["texts_or_paths"]]
         result = perplexity(model, tokenizer, inputs, context=args["max_length"], stride=args["stride"],
                             text_field=args["text_field"], txt_mode=args["txt_mode"], split=args["split"],
                             max_documents=args["max_documents"], **batch_tokens)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from ._args import OMIT, Flag, add_parameters
+from ._args import OMIT, Flag, add_parameters, set_threads
 
 DTYPES = ("float32", "bfloat16", "float16")
 # The terminal's default answer length: longer than the API's SamplingParams.max_new_tokens (64), since a person
@@ -85,7 +85,12 @@ def _read_prompts(args: dict) -> list[str]:
         path = Path(source)
         if not path.is_file():
             raise UserError(f"--file {source}: no such file; pass a .txt or .jsonl file of prompts")
-        lines, name = path.read_text(encoding="utf-8").splitlines(), source
+        try:
+            lines, name = path.read_text(encoding="utf-8").splitlines(), source
+        except UnicodeDecodeError as e:
+            line = path.read_bytes()[:e.start].count(b"\n") + 1
+            raise UserError(f"--file {source} line {line}: not UTF-8 text; convert it (e.g. iconv -f cp949 -t utf-8)"
+                            ) from None
     is_jsonl = name.endswith(".jsonl") or (lines and lines[0].lstrip().startswith("{"))
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -136,12 +141,14 @@ def _record(prompt: str, res) -> dict:
 
 
 def run(args: dict) -> int:
-    import torch
 
     from ..generate import load_generator
 
-    if args["threads"]:
-        torch.set_num_threads(args["threads"])
+    set_threads(args["threads"])
+    if args["output"]:
+        from ..io_utils import check_output_path
+
+        check_output_path(args["output"], "--output")
     prompts = _read_prompts(args)
     if not prompts and not args["interactive"]:
         raise UserError("no prompt given; pass prompt text, --file FILE, pipe prompts on stdin, or use --interactive")

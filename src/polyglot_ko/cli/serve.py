@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from ._args import Flag, add_parameters
+from ._args import Flag, add_parameters, set_threads
 from .generate import add_model_options
 
 
@@ -50,14 +50,12 @@ def add_arguments(parser) -> None:
 
 
 def run(args: dict) -> int:
-    import torch
     import uvicorn
 
     from ..generate import load_generator
     from ..serve import ServerLimits, create_app
 
-    if args["threads"]:
-        torch.set_num_threads(args["threads"])
+    set_threads(args["threads"])
     api_key = args["api_key"] or os.environ.get("POLYGLOT_KO_API_KEY") or None
     host, port = args["host"], args["port"]
     if host not in ("127.0.0.1", "localhost", "::1") and api_key is None:

@@ -15,6 +15,7 @@ dumps, lists of codes) and keeps ordinary Korean prose. Word = a whitespace-sepa
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass
 
@@ -24,6 +25,8 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 
 QUALITY_REASONS = ("too_short", "too_long_doc", "mean_word_length", "symbol_ratio", "bullet_lines",
                    "ellipsis_lines", "alphabetic_words", "korean_ratio")
+
+from ..errors import UserError
 
 
 @dataclass
@@ -51,6 +54,25 @@ class QualityConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def validate(self) -> QualityConfig:
+        """Each threshold is None or a finite number >= 0 (ratios at most 1), and every min <= its max."""
+        ratios = ("max_symbol_word_ratio", "max_bullet_lines", "max_ellipsis_lines", "min_alphabetic_words",
+                  "min_korean_ratio")
+        for name, value in asdict(self).items():
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise UserError(f"quality {name}={value!r}: must be a number >= 0 (or None to turn the rule off)",
+                                param=name)
+            if name in ratios and value > 1:
+                raise UserError(f"quality {name}={value!r}: is a fraction, give a value in [0, 1]", param=name)
+        for low, high in (("min_chars", "max_chars"), ("min_mean_word_length", "max_mean_word_length")):
+            a, b = getattr(self, low), getattr(self, high)
+            if a is not None and b is not None and a > b:
+                raise UserError(f"quality {low}={a} is above {high}={b}: no document could pass; lower {low}",
+                                param=low)
+        return self
 
 
 _BULLET = re.compile(r"^\s*[•·∙◦●○■□▪▫◆◇▶▷►‣⁃\-*+]")

@@ -35,10 +35,18 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..io_utils import atomic_write_json
+from ..io_utils import atomic_write_json, check_output_path
+from .filters import QualityConfig
 from .readers import TXT_MODES, resolve_inputs
 from .shards import tokenize_clean
-from .stages import WORK, build_stages, default_options, merge_rejects, run_stages, step_stats
+from .stages import (
+    WORK,
+    build_stages,
+    default_options,
+    merge_rejects,
+    run_stages,
+    step_stats,
+)
 
 __all__ = ["prepare", "summary", "build_stages"]
 
@@ -80,10 +88,18 @@ def prepare(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: str | 
     out = Path(out)
     if workers < 1:
         raise UserError(f"--workers {workers}: must be at least 1")
+    if tasks is not None and tasks < 1:
+        raise UserError(f"tasks={tasks}: must be at least 1 (or None: one per worker)")
     if not 0.0 <= valid_fraction < 1.0:
         raise UserError(f"--valid-fraction {valid_fraction}: must be in [0, 1), e.g. 0.01")
     options = _options(step_options)
+    QualityConfig(**options["quality"]).validate()
+    check_output_path(out, "out", folder=True)
     files = [str(p.resolve()) for p in resolve_inputs(inputs)]
+    if tokenizer is not None:  # a bad tokenizer must fail now, not after all the cleaning work
+        from .. import load_tokenizer
+
+        load_tokenizer(str(tokenizer))
     tasks = tasks or workers
     if overwrite and out.exists():
         shutil.rmtree(out)

@@ -271,7 +271,12 @@ def evaluate_kobest(model, tokenizer, tasks: Sequence[str] | str = TASKS, shots:
     contexts, log-likelihoods and predictions under "samples" (large). prefix_reuse=False scores every candidate
     with its own plain forward pass (slow; the reference for tests).
     """
-    from ._common import load_model_any, load_tokenizer_any, pad_id, tokenizer_fingerprint
+    from ._common import (
+        load_model_any,
+        load_tokenizer_any,
+        pad_id,
+        tokenizer_fingerprint,
+    )
 
     if tokenizer is None:
         if not isinstance(model, (str, Path)):

@@ -287,7 +287,10 @@ def load_checkpoint(path: Path, root: torch.nn.Module, optimizer: torch.optim.Op
 
 def full_model_state(root: torch.nn.Module, info: DistInfo) -> Optional[dict[str, torch.Tensor]]:
     """The whole model's state dict on CPU, names as in HF (rank 0 gets it, other ranks None). Collective."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_model_state_dict,
+    )
 
     if dist.is_initialized():
         sd = get_model_state_dict(root, options=StateDictOptions(full_state_dict=True, cpu_offload=True))

@@ -209,8 +209,15 @@ class TrainConfig:
         if t.global_batch_size % t.micro_batch_size:
             raise UserError(f"train.global_batch_size={t.global_batch_size} is not divisible by "
                             f"train.micro_batch_size={t.micro_batch_size}; make it a multiple")
-        if not (0 <= o.min_lr <= o.lr) or not math.isfinite(o.lr):
-            raise UserError(f"optim.lr={o.lr}, optim.min_lr={o.min_lr}: need 0 <= min_lr <= lr")
+        if not (0 <= o.min_lr <= o.lr) or not math.isfinite(o.lr) or o.lr <= 0:
+            raise UserError(f"optim.lr={o.lr}, optim.min_lr={o.min_lr}: need 0 <= min_lr <= lr and lr > 0")
+        for name, value, ok, rule in (("optim.beta1", o.beta1, 0 <= o.beta1 < 1, "in [0, 1)"),
+                                      ("optim.beta2", o.beta2, 0 <= o.beta2 < 1, "in [0, 1)"),
+                                      ("optim.eps", o.eps, o.eps > 0, "> 0"),
+                                      ("optim.weight_decay", o.weight_decay, o.weight_decay >= 0, ">= 0"),
+                                      ("optim.grad_clip", o.grad_clip, o.grad_clip >= 0, ">= 0 (0 = off)")):
+            if not (math.isfinite(value) and ok):
+                raise UserError(f"{name}={value}: must be {rule}")
         if not d.paths:
             raise UserError("data.paths is empty; give one or more folders made by `polyglot-ko prepare`")
         if d.weights is not None:
@@ -409,6 +416,8 @@ def load_recipe(path: str | Path | None = None, overrides: dict[str, Any] | list
                                 f"({', '.join(builtin_recipes())})")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError:
+            raise UserError(f"recipe {path} is not UTF-8 text (a binary file?); pass a YAML recipe") from None
         except yaml.YAMLError as e:
             raise UserError(f"recipe {path} is not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
         config = config_from_dict(data)

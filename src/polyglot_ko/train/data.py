@@ -26,7 +26,8 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 import torch
 
-from ..data.indexed import IndexedDataset, exists as indexed_exists, read_manifest, shard_prefixes
+from ..data.indexed import IndexedDataset, read_manifest, shard_prefixes
+from ..data.indexed import exists as indexed_exists
 from ..errors import UserError
 
 

@@ -23,15 +23,38 @@ import torch.distributed as dist
 
 from ..config import ModelConfig
 from ..errors import UserError
-from ..io_utils import atomic_write_json, atomic_write_text
+from ..io_utils import atomic_write_json, atomic_write_text, check_output_path
 from . import checkpointing as ckpt
-from .config import TrainConfig, apply_overrides, dump_recipe, load_recipe, model_config_from
-from .data import (DataSpec, MixtureDataset, TrainLoader, ValidSet, build_sources, check_tokenizers,
-                   resolve_data_path)
+from .config import (
+    TrainConfig,
+    apply_overrides,
+    dump_recipe,
+    load_recipe,
+    model_config_from,
+)
+from .data import (
+    DataSpec,
+    MixtureDataset,
+    TrainLoader,
+    ValidSet,
+    build_sources,
+    check_tokenizers,
+    resolve_data_path,
+)
 from .loss import CausalLMTrainingModule
 from .metrics import MetricsLogger, peak_flops, plot_losses
-from .parallel import (DistInfo, all_reduce_, apply_activation_checkpointing, apply_compile, apply_fsdp, barrier,
-                       compute_dtype, destroy_distributed, init_distributed, set_num_threads)
+from .parallel import (
+    DistInfo,
+    all_reduce_,
+    apply_activation_checkpointing,
+    apply_compile,
+    apply_fsdp,
+    barrier,
+    compute_dtype,
+    destroy_distributed,
+    init_distributed,
+    set_num_threads,
+)
 from .schedule import lr_at
 
 
@@ -69,7 +92,7 @@ class Trainer:
         self.cfg = cfg = config.validate()
         if not cfg.out:
             raise UserError("out: no run folder given; pass --out DIR")
-        self.out = Path(cfg.out)
+        self.out = check_output_path(cfg.out, "out", folder=True)
         set_num_threads(cfg.parallel.num_threads)
 
         # --- data and tokenizer: checked before any process group or model exists -------------------------
