@@ -9,8 +9,14 @@ import pytest
 
 from polyglot_ko.errors import UserError
 from polyglot_ko.finetune.data import tokenize_messages
-from polyglot_ko.finetune.template import (CHAT_TEMPLATE, assistant_spans, render_chat, render_chat_with_spans,
-                                           save_template, template_from_folder)
+from polyglot_ko.finetune.template import (
+    CHAT_TEMPLATE,
+    assistant_spans,
+    render_chat,
+    render_chat_with_spans,
+    save_template,
+    template_from_folder,
+)
 from polyglot_ko.serve import format_chat
 
 SYSTEM = {"role": "system", "content": "  너는 친절하고 정확한 한국어 비서야.\n"}
@@ -66,11 +72,13 @@ def test_the_documented_layout():
     text = render_chat(CHATS["multi+system"], add_generation_prompt=False)
     assert text == ("너는 친절하고 정확한 한국어 비서야.\n\n"
                     "### 질문: 안녕?\n\n### 답변: 안녕하세요!\n\n무엇을 도와드릴까요?\n\n"
-                    "### 질문: 내 번호 <|tel|> 로 연락 줘.\n줄바꿈도 있어.\n\n### 답변: 죄송하지만 저는 전화를 걸 수 없어요.\n\n"
+                    "### 질문: 내 번호 <|tel|> 로 연락 줘.\n줄바꿈도 있어.\n\n"
+                    "### 답변: 죄송하지만 저는 전화를 걸 수 없어요.\n\n"
                     "### 질문: 3 더하기 4는?\n\n### 답변: 3 + 4 = 7입니다.<|endoftext|>")
     spans = assistant_spans(CHATS["multi+system"])
     assert [text[a:b] for a, b in spans] == [" 안녕하세요!\n\n무엇을 도와드릴까요?\n\n",
-                                              " 죄송하지만 저는 전화를 걸 수 없어요.\n\n", " 3 + 4 = 7입니다.<|endoftext|>"]
+                                              " 죄송하지만 저는 전화를 걸 수 없어요.\n\n",
+                                              " 3 + 4 = 7입니다.<|endoftext|>"]
 
 
 @pytest.mark.parametrize("name", sorted(CHATS))
@@ -93,9 +101,9 @@ def test_template_errors_are_one_line_user_errors():
 
 
 def test_templates_run_sandboxed_like_transformers():
-    with pytest.raises(UserError, match="unsafe|immutable|not safely|access"):
+    with pytest.raises(UserError, match="append.*unsafe"):
         render_chat([{"role": "user", "content": "x"}], template="{{ messages.append(1) }}")
-    with pytest.raises(UserError, match="underscore|attribute"):
+    with pytest.raises(UserError, match="cannot store attribute '_x'"):
         render_chat([{"role": "user", "content": "x"}], template="{% set ns = namespace(_x=1) %}{{ ns._x }}")
     assert render_chat([{"role": "user", "content": "x"}],
                        template="{{ messages | tojson }}") == json.dumps([{"role": "user", "content": "x"}])
