@@ -1,9 +1,11 @@
 """Our GGUF files in real llama.cpp (through llama-cpp-python): token ids, f32 logits, greedy continuations.
 
 Random models with the released tokenizer: `tiny-h128` (head size 128, 64 rotary dims: the 1.3b / 3.8b / 12.8b
-shape) and `tiny-h256` (head size 256, 64 rotary dims: the 5.8b shape), with a larger init scale than training
-uses so that next-token logits have clear winners (with std 0.02 a random model's top logits tie to 1e-4 and
-greedy decoding would compare noise). Each measurement is printed (run with -s to see them).
+shape) and `tiny-h256` (head size 256, 64 rotary dims: the 5.8b shape). Logits are compared at the training init
+(std 0.02, logits up to ~2.5) and at std 0.1 (logits up to ~11) against 1e-3 of the largest logit: llama.cpp
+computes GELU as the tanh approximation through an f16 lookup table, an error that grows with the activations. Greedy decoding is compared on the std 0.1 models, whose next-token logits have clear
+winners (at std 0.02 the top two logits of a random model can be 1e-3 apart, and greedy would compare noise).
+Each measurement is printed (run with -s to see them).
 """
 
 from __future__ import annotations
@@ -70,15 +72,18 @@ def gguf_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("llama-cpp")
 
 
+def _export(gguf_dir, tokenizer_dir, preset: str, init: float, types=("f32",)):
+    name = f"{preset}-std{init}"
+    model = build_model(get_config(preset).replace(initializer_range=init), seed=0)
+    folder = save_model(model, gguf_dir / name, tokenizer=tokenizer_dir)
+    paths = {t: export_gguf(folder, gguf_dir / f"{name}-{t}.gguf", type=t, progress=False) for t in types}
+    return name, model.eval(), load_tokenizer(folder), paths
+
+
 @pytest.fixture(scope="module", params=["tiny-h128", "tiny-h256"])
 def exported(request, gguf_dir, reference_tokenizer_dir):
-    """(our model, its tokenizer, {type: gguf path}) for one shape."""
-    preset = request.param
-    torch.manual_seed(0)
-    model = build_model(get_config(preset).replace(initializer_range=0.1), seed=0)
-    folder = save_model(model, gguf_dir / preset, tokenizer=reference_tokenizer_dir)
-    paths = {t: export_gguf(folder, gguf_dir / f"{preset}-{t}.gguf", type=t, progress=False) for t in ("f32", "q8_0")}
-    return preset, model.eval(), load_tokenizer(folder), paths
+    """(name, our model, its tokenizer, {type: gguf path}) for one shape, init std 0.1."""
+    return _export(gguf_dir, reference_tokenizer_dir, request.param, 0.1, types=("f32", "q8_0"))
 
 
 @pytest.fixture(scope="module")
@@ -158,20 +163,25 @@ def _llama_greedy(llm, ids, n) -> list[int]:
     return out
 
 
-def test_f32_logits_equal_ours(exported):
-    preset, model, tok, paths = exported
+@pytest.mark.parametrize("preset", ["tiny-h128", "tiny-h256"])
+@pytest.mark.parametrize("init", [0.02, 0.1])
+def test_f32_logits_equal_ours(gguf_dir, reference_tokenizer_dir, preset, init):
+    name, model, tok, paths = _export(gguf_dir, reference_tokenizer_dir, preset, init)
     llm = _llama(paths["f32"], logits_all=True, **_f32_kv())
-    worst = 0.0
+    worst, scale = 0.0, 0.0
     for text in TEXTS[:6] + PROMPTS:
         ids = tok.encode(text)
-        if not ids:
-            continue
         ours, theirs = _our_logits(model, ids), _llama_logits(llm, ids)
         assert theirs.shape == ours.shape == (len(ids), 30080)
         worst = max(worst, float(np.abs(ours - theirs).max()))
-    scale = float(np.abs(ours).max())
-    print(f"\n{preset} f32 logits: max |ours - llama.cpp| = {worst:.2e} (logits up to {scale:.2f})")
-    assert worst <= 1e-3
+        scale = max(scale, float(np.abs(ours).max()))
+    print(f"\n{name} f32 logits: max |ours - llama.cpp| = {worst:.2e}, largest |logit| {scale:.2f} "
+          f"(relative {worst / scale:.1e})")
+    # Relative to the largest logit: 4-6e-4 measured, mostly GELU (emulating ggml's f16-table tanh GELU in our
+    # model shrinks the gap 4-9x). At the training init that is about 1e-3 in absolute terms.
+    assert worst <= 1e-3 * scale
+    if init == 0.02:
+        assert worst <= 1.5e-3
 
 
 def test_f32_greedy_equals_ours(exported):
