@@ -3,8 +3,10 @@
 Random models with the released tokenizer: `tiny-h128` (head size 128, 64 rotary dims: the 1.3b / 3.8b / 12.8b
 shape) and `tiny-h256` (head size 256, 64 rotary dims: the 5.8b shape). Logits are compared at the training init
 (std 0.02, logits up to ~2.5) and at std 0.1 (logits up to ~11) against 1e-3 of the largest logit: llama.cpp
-computes GELU as the tanh approximation through an f16 lookup table, an error that grows with the activations. Greedy decoding is compared on the std 0.1 models, whose next-token logits have clear
-winners (at std 0.02 the top two logits of a random model can be 1e-3 apart, and greedy would compare noise).
+computes GELU as the tanh approximation through an f16 lookup table, an error that grows with the activations.
+Greedy decoding is compared on the std 0.1 models, whose next-token logits have clear winners (at std 0.02 the
+top two logits of a random model can be 1e-3 apart, and greedy would compare noise). A tokenizer trained by
+`train_tokenizer` (another vocabulary size and padding) is checked too.
 Each measurement is printed (run with -s to see them).
 """
 
@@ -236,3 +238,33 @@ def test_q4_k_m_through_llama_cpp_quantizer(exported, gguf_dir):
     print(f"\n{preset} q4_k_m: next-token agreement {forced:.1%} (teacher-forced), identical greedy prefix "
           f"{prefix:.1%}; size {out.stat().st_size / paths['f32'].stat().st_size:.1%} of f32")
     assert forced >= 0.5
+
+
+def test_own_trained_tokenizer_and_smaller_vocab(gguf_dir, corpus_dir):
+    """A tokenizer trained by `train_tokenizer` (1,503 ids, 1,536 embedding rows) works the same in llama.cpp."""
+    import gzip
+
+    from polyglot_ko.tokenizer_train import train_tokenizer
+
+    docs = []
+    for f in sorted(corpus_dir.glob("*.jsonl.gz")):
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            docs += [json.loads(line)["text"] for _, line in zip(range(300), fh, strict=False)]
+    tok = train_tokenizer(docs, gguf_dir / "own-tok", vocab_size=1500, morpheme_aware=False, show_progress=False)
+    rows = 1536
+    assert tok.vocab_size == 1503 and tok.padded_vocab_size == rows
+    config = get_config("tiny").replace(vocab_size=rows, tokenizer_vocab_size=tok.vocab_size)
+    model = build_model(config, seed=0).eval()
+    folder = save_model(model, gguf_dir / "own", tokenizer=tok)
+    path = export_gguf(folder, gguf_dir / "own-f32.gguf", type="f32", progress=False)
+    llm = _llama(path, logits_all=True, **_f32_kv())
+    texts = TEXTS + docs[:100]
+    bad = [t for t in texts if tok.encode(t) != llm.tokenize(t.encode("utf-8"), add_bos=False, special=True)]
+    assert not bad, bad[:2]
+    ids = tok.encode(PROMPTS[1])
+    assert tok.tel_id in ids
+    ours, theirs = _our_logits(model, ids), _llama_logits(llm, ids)
+    assert theirs.shape == (len(ids), rows)
+    diff = float(np.abs(ours - theirs).max())
+    print(f"\nown tokenizer ({tok.vocab_size} ids, {rows} rows): {len(texts)} texts equal ids, logits diff {diff:.1e}")
+    assert diff <= 1e-3 * float(np.abs(ours).max())
