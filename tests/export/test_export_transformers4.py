@@ -35,9 +35,16 @@ tok = AutoTokenizer.from_pretrained(folder)
 kw = {"dtype": torch.float32} if major >= 5 else {"torch_dtype": torch.float32}
 model = AutoModelForCausalLM.from_pretrained(folder, **kw)
 enc = tok(sys.argv[2], return_tensors="pt")
+# What vLLM's GPT-NeoX loader reads from the transformers config object (getattr with these names).
+names = ["architectures", "num_attention_heads", "hidden_size", "num_hidden_layers", "intermediate_size",
+         "hidden_act", "rotary_pct", "rope_theta", "rope_parameters", "max_position_embeddings", "layer_norm_eps",
+         "use_parallel_residual", "attention_bias", "tie_word_embeddings", "vocab_size", "eos_token_id"]
+config = {k: getattr(model.config, k, None) for k in names}
+gen = {k: getattr(model.generation_config, k, None) for k in ("eos_token_id", "pad_token_id", "bos_token_id")}
 try:
     out = model.generate(**enc, max_new_tokens=8, do_sample=False)
-    print(json.dumps({"version": transformers.__version__, "keys": sorted(enc), "ids": out[0].tolist()}))
+    print(json.dumps({"version": transformers.__version__, "keys": sorted(enc), "ids": out[0].tolist(),
+                      "config": config, "generation": gen}))
 except ValueError as e:
     print(json.dumps({"version": transformers.__version__, "keys": sorted(enc), "error": str(e)}))
 """
@@ -120,3 +127,20 @@ def test_without_model_input_names_transformers_4_fails(folders, tmp_path):
     got = run_transformers(broken, tf4=True)
     assert "token_type_ids" in got["keys"]
     assert "token_type_ids" in got["error"]
+
+
+def test_config_carries_what_vllm_reads(folders):
+    """vLLM builds GPT-NeoX from transformers' config object; on 4.57 and 5.x it has every field vLLM reads."""
+    _, paths = folders
+    tf4 = run_transformers(paths["ours"], tf4=True)["config"]
+    tf5 = run_transformers(paths["ours"], tf4=False)["config"]
+    for cfg in (tf4, tf5):
+        assert cfg["architectures"] == ["GPTNeoXForCausalLM"]
+        assert (cfg["num_attention_heads"], cfg["hidden_size"], cfg["intermediate_size"]) == (2, 64, 256)
+        assert cfg["hidden_act"] == "gelu" and cfg["use_parallel_residual"] is True
+        assert cfg["attention_bias"] is True and cfg["tie_word_embeddings"] is False
+        assert cfg["vocab_size"] == 30080 and cfg["max_position_embeddings"] == 512
+        assert cfg["layer_norm_eps"] == pytest.approx(1e-5) and cfg["eos_token_id"] == 2
+    # Under transformers 4.x vLLM reads config.rotary_pct and config.rope_theta; 5.x configs carry rope_parameters.
+    assert tf4["rotary_pct"] == 0.5 and tf4["rope_theta"] == 10000
+    assert tf5["rope_parameters"]["partial_rotary_factor"] == 0.5 and tf5["rope_parameters"]["rope_theta"] == 10000
