@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import torch
 
@@ -26,6 +26,9 @@ from .errors import UserError
 from .hub import resolve_folder
 from .io_utils import atomic_dir, atomic_write_json, read_json
 from .model import GPTNeoXForCausalLM
+
+if TYPE_CHECKING:
+    from .export.model_card import ModelCardInfo
 
 SAFE_SINGLE, SAFE_INDEX = "model.safetensors", "model.safetensors.index.json"
 BIN_SINGLE, BIN_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
@@ -199,7 +202,8 @@ def _copy_tokenizer_files(src: Path, dest: Path) -> None:
 
 def save_model(model: GPTNeoXForCausalLM, folder: str | Path, tokenizer=None,
                dtype: str | torch.dtype | None = None, max_shard_size: int | str = "2GB",
-               extra_files: dict[str, Path] | None = None, model_card=True) -> Path:
+               extra_files: dict[str, Path] | None = None,
+               model_card: ModelCardInfo | dict | bool = True) -> Path:
     """Write a Hugging Face model folder atomically (the folder is complete or absent).
 
     `tokenizer`: an object with `save(folder)` (ours) or a folder whose tokenizer files are copied.
