@@ -29,6 +29,8 @@ _EXPORTS = {
     "prepare": "polyglot_ko.data.pipeline",
     "train_tokenizer": "polyglot_ko.tokenizer_train",
     "UserError": "polyglot_ko.errors",
+    "export_gguf": "polyglot_ko.export.gguf",
+    "push": "polyglot_ko.export.hub",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -16,6 +16,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -25,6 +26,9 @@ from .errors import UserError
 from .hub import resolve_folder
 from .io_utils import atomic_dir, atomic_write_json, check_output_path, read_json
 from .model import GPTNeoXForCausalLM
+
+if TYPE_CHECKING:
+    from .export.model_card import ModelCardInfo
 
 SAFE_SINGLE, SAFE_INDEX = "model.safetensors", "model.safetensors.index.json"
 BIN_SINGLE, BIN_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
@@ -215,15 +219,50 @@ def generation_config_dict() -> dict:
             "do_sample": False, "max_new_tokens": 128}
 
 
+def _copy_tokenizer_files(src: Path, dest: Path) -> None:
+    """Copy a tokenizer folder's files; tokenizer_config.json gains `model_input_names` when it lacks them."""
+    from .tokenizer import MODEL_INPUT_NAMES
+
+    for name in TOKENIZER_FILES:
+        if not (src / name).is_file():
+            continue
+        if name == "tokenizer_config.json":
+            cfg = read_json(src / name, "restore the file from the tokenizer's source, or re-save the tokenizer")
+            if isinstance(cfg, dict) and "model_input_names" not in cfg:
+                # transformers 4.x would otherwise return token_type_ids, which GPT-NeoX's generate rejects.
+                atomic_write_json(dest / name, {**cfg, "model_input_names": list(MODEL_INPUT_NAMES)})
+                continue
+        shutil.copy2(src / name, dest / name)
+
+
 def save_model(model: GPTNeoXForCausalLM, folder: str | Path, tokenizer=None,
                dtype: str | torch.dtype | None = None, max_shard_size: int | str = "2GB",
-               extra_files: dict[str, Path] | None = None) -> Path:
+               extra_files: dict[str, Path] | None = None,
+               model_card: ModelCardInfo | dict | bool = True) -> Path:
     """Write a Hugging Face model folder atomically (the folder is complete or absent).
 
     `tokenizer`: an object with `save(folder)` (ours) or a folder whose tokenizer files are copied.
     `dtype`: convert on the way out (default: the model's dtype).
+    `extra_files`: {name in the folder: source path}, e.g. {"eval_results.json": path} (read by the model card).
+    `model_card`: True (default) writes a hub-ready README.md (polyglot_ko.export.model_card); a
+    `ModelCardInfo` or dict adds what the folder cannot tell (base_model, training_data, repo_id, ...); False
+    writes none. A README.md the user wrote in an existing `folder` is kept as it is.
     """
+    from .export.model_card import (
+        CARD_FILE,
+        _stored_info,
+        is_generated_card,
+        write_model_card,
+    )
+
     folder = Path(folder)
+    old_card = folder / CARD_FILE
+    user_card = old_card.is_file() and not is_generated_card(old_card)
+    card_info = None
+    if model_card is not False and model_card is not True and model_card is not None:
+        card_info = model_card
+    elif old_card.is_file() and not user_card:
+        card_info = _stored_info(old_card)
     state = model.state_dict()
     out_dtype = parse_dtype(dtype, default=next(iter(state.values())).dtype)
     limit = _parse_size(max_shard_size)
@@ -243,7 +282,7 @@ def save_model(model: GPTNeoXForCausalLM, folder: str | Path, tokenizer=None,
         weight_map, total = {}, 0
         names = [SAFE_SINGLE] if len(shards) == 1 else [
             f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
-        for fname, shard in zip(names, shards, strict=False):
+        for fname, shard in zip(names, shards, strict=True):
             tensors = {k: v.detach().to(device="cpu", dtype=out_dtype).contiguous() for k, v in shard.items()}
             save_file(tensors, str(tmp / fname), metadata={"format": "pt"})
             for k, v in tensors.items():
@@ -260,13 +299,15 @@ def save_model(model: GPTNeoXForCausalLM, folder: str | Path, tokenizer=None,
         atomic_write_json(tmp / "generation_config.json", generation_config_dict())
         if tokenizer is not None:
             if isinstance(tokenizer, (str, Path)):
-                for name in TOKENIZER_FILES:
-                    if (Path(tokenizer) / name).is_file():
-                        shutil.copy2(Path(tokenizer) / name, tmp / name)
+                _copy_tokenizer_files(Path(tokenizer), tmp)
             else:
                 tokenizer.save(tmp)
         for name, src in (extra_files or {}).items():
             shutil.copy2(src, tmp / name)
+        if user_card:
+            shutil.copy2(old_card, tmp / CARD_FILE)
+        elif model_card is not False and CARD_FILE not in (extra_files or {}):
+            write_model_card(tmp, card_info, display_path=folder)
     return folder
 
 

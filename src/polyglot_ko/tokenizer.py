@@ -38,6 +38,9 @@ from .constants import (
 from .errors import UserError
 from .io_utils import read_json
 
+# What GPT-NeoX's forward takes from a tokenizer's output (written to tokenizer_config.json).
+MODEL_INPUT_NAMES = ("input_ids", "attention_mask")
+
 # Marks morpheme boundaries in tokenizer training text; the pre-tokenizer splits on it and drops it.
 MORPHEME_BOUNDARY = "\u0cf1"
 
@@ -324,6 +327,9 @@ class PolyglotTokenizer:
             "add_bos_token": False,
             "add_eos_token": False,
             "padding_side": "left",
+            # GPT-NeoX takes no token_type_ids; transformers 4.x's PreTrainedTokenizerFast returns them by default,
+            # and `model.generate(**tokenizer(text, return_tensors="pt"))` then fails on the unexpected input.
+            "model_input_names": list(MODEL_INPUT_NAMES),
         }
         return config, special_map
 
