@@ -36,6 +36,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("polyglot_ko.cli.generate", "generate Korean text from a model folder or hub id"),
     "serve": ("polyglot_ko.cli.serve", "OpenAI-compatible HTTP server (completions, chat) with continuous batching"),
     "convert": ("polyglot_ko.cli.convert", "convert a model folder between dtypes and shard sizes"),
+    "export-gguf": ("polyglot_ko.cli.export_gguf", "write a model folder as one GGUF file for llama.cpp"),
+    "push": ("polyglot_ko.cli.push", "upload a model folder with its model card to the Hugging Face hub"),
     "info": ("polyglot_ko.cli.info", "show a preset's or model folder's architecture and parameter count"),
 }
 
