@@ -29,6 +29,7 @@ import torch
 
 from .constants import ENDOFTEXT_ID, PAD_ID
 from .errors import UserError
+from .model import KVCache
 from .sampling import SamplingParams, SequenceSampler, token_logprobs
 
 
@@ -356,42 +357,6 @@ class DecodeEngine:
             self._merge(cache, full_mask, pos, tokens, [new[i] for i in keep], keep)
         return finished
 
-    def _rows_extent(self, mask: torch.Tensor, length: int, rows: list[int]) -> int:
-        """First column holding a real token in any of `rows` (their common left padding ends there)."""
-        sub = mask[rows, :length] != 0
-        first = torch.where(sub.any(1), sub.int().argmax(1), torch.full_like(sub[:, 0], length, dtype=torch.long))
-        return int(first.min())
-
-    def _compose(self, pieces: list[tuple[Any, torch.Tensor, list[int]]], extra: int):
-        """A new right-aligned cache + mask from row subsets of several caches (rows stacked in order)."""
-        spans = []
-        for cache, mask, rows in pieces:
-            first = self._rows_extent(mask, cache.length, rows)
-            spans.append((first, cache.length))
-        length = max(end - first for first, end in spans)
-        B = sum(len(rows) for _, _, rows in pieces)
-        new = self.model.allocate_cache(B, length + extra)
-        new_mask = torch.zeros((B, length + extra), dtype=torch.long, device=self.device)
-        for layer in range(len(new.k)):
-            for store_new, which in ((new.k, "k"), (new.v, "v")):
-                dst = store_new[layer]
-                r0 = 0
-                for (cache, _mask, rows), (first, end) in zip(pieces, spans):
-                    src = getattr(cache, which)[layer]
-                    n, span = len(rows), end - first
-                    idx = torch.tensor(rows, device=self.device)
-                    dst[r0:r0 + n, :, length - span:length] = src[:, :, first:end].index_select(0, idx)
-                    # Padding slots must hold finite values: masked scores are -inf, but NaN * 0 is NaN.
-                    dst[r0:r0 + n, :, :length - span] = 0
-                    r0 += n
-        r0 = 0
-        for (cache, mask, rows), (first, end) in zip(pieces, spans):
-            n, span = len(rows), end - first
-            new_mask[r0:r0 + n, length - span:length] = mask[rows, first:end]
-            r0 += n
-        new.length = length
-        return new, new_mask
-
     def _extra(self, seqs: list[DecodingSequence]) -> int:
         return max((s.remaining for s in seqs), default=0) + 1
 
@@ -403,7 +368,7 @@ class DecodeEngine:
             self.active, self.cache, self.mask, self.pos, self.last = [], None, None, None, None
             return finished
         self.active = [self.active[i] for i in keep]
-        self.cache, self.mask = self._compose([(self.cache, self.mask, keep)], self._extra(self.active))
+        self.cache, self.mask = KVCache.compose([(self.cache, self.mask, keep)], self._extra(self.active))
         idx = torch.tensor(keep, device=self.device)
         self.pos, self.last = self.pos[idx], self.last[idx]
         self.padded = bool((self.mask[:, :self.cache.length] == 0).any())
@@ -412,8 +377,8 @@ class DecodeEngine:
     def _merge(self, cache, mask, pos, last, seqs: list[DecodingSequence], rows: list[int]) -> None:
         keep_old = list(range(len(self.active)))
         everyone = self.active + seqs
-        self.cache, self.mask = self._compose([(self.cache, self.mask, keep_old), (cache, mask, rows)],
-                                              self._extra(everyone))
+        self.cache, self.mask = KVCache.compose([(self.cache, self.mask, keep_old), (cache, mask, rows)],
+                                                self._extra(everyone))
         idx = torch.tensor(rows, device=self.device)
         self.pos = torch.cat([self.pos, pos[idx]])
         self.last = torch.cat([self.last, last[idx]])
