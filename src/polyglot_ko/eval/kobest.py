@@ -261,6 +261,20 @@ def _parse_list(value: Any) -> list:
     return list(value)
 
 
+def _check_options(tasks: Any, shots: Any, limit: int | None, protocol: str) -> tuple[list[str], list[int]]:
+    """The task names and shot counts to run; `UserError` for a bad task, shot count, limit or protocol."""
+    task_list = [_check_task(t) for t in _parse_list(tasks)]
+    try:
+        shot_list = [int(s) for s in _parse_list(shots)]
+    except ValueError:
+        raise UserError(f"--shots {shots!r}: give comma-separated integers such as 0,5,10,50") from None
+    if limit is not None and limit <= 0:
+        raise UserError(f"--limit {limit}: give a positive number of documents per task")
+    if protocol not in PROTOCOLS:
+        raise UserError(f"--protocol {protocol!r} is unknown; choose from {', '.join(PROTOCOLS)}")
+    return task_list, shot_list
+
+
 def evaluate_kobest(model, tokenizer, tasks: Sequence[str] | str = TASKS, shots: Sequence[int] | str = (0, 5, 10, 50),
                     data_dir: str | Path | None = None, limit: int | None = None, *, protocol: str = "polyglot",
                     max_length: int | None = None, batch_size: int = 32, max_batch_tokens: int = 16384,
@@ -283,15 +297,7 @@ def evaluate_kobest(model, tokenizer, tasks: Sequence[str] | str = TASKS, shots:
     tokenizer = load_tokenizer_any(tokenizer)
     model_name = str(model) if isinstance(model, (str, Path)) else getattr(model.config, "name", "model")
     model = load_model_any(model, dtype=dtype, device=device)
-    task_list = [_check_task(t) for t in _parse_list(tasks)]
-    try:
-        shot_list = [int(s) for s in _parse_list(shots)]
-    except ValueError:
-        raise UserError(f"--shots {shots!r}: give comma-separated integers such as 0,5,10,50") from None
-    if limit is not None and limit <= 0:
-        raise UserError(f"--limit {limit}: give a positive number of documents per task")
-    if protocol not in PROTOCOLS:
-        raise UserError(f"--protocol {protocol!r} is unknown; choose from {', '.join(PROTOCOLS)}")
+    task_list, shot_list = _check_options(tasks, shots, limit, protocol)
     L = int(max_length or model.config.max_position_embeddings)
     encode = tokenizer.encode
 
