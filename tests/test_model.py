@@ -118,6 +118,53 @@ def test_cache_select_repeats_rows():
     assert isinstance(expanded, KVCache) and cache.length == 6
 
 
+@torch.no_grad()
+def test_cache_compose_right_aligns_rows_of_several_caches(pair):
+    """Rows taken from two left-padded caches and stacked into one continue decoding as they would alone."""
+    ours, _ = pair
+    ids, mask = _batch(B=3, T=12, pad=(0, 4, 7))
+    a = ours(ids[:2], attention_mask=mask[:2], use_cache=True).past_key_values
+    b = ours(ids[2:, 7:], use_cache=True).past_key_values  # 5 real tokens, no padding
+    cache, new_mask = KVCache.compose([(a, mask[:2], [1]), (b, torch.ones(1, 5, dtype=torch.long), [0])], extra=3)
+    # Row 1 of `a` starts at column 4 (8 real tokens); `b`'s row has 5: the longest span sets the length.
+    assert cache.length == 8 and cache.capacity == 11 and cache.batch_size == 2
+    assert new_mask.tolist() == [[1] * 8 + [0] * 3, [0] * 3 + [1] * 5 + [0] * 3]
+    nxt = torch.randint(0, 30003, (2, 1), generator=torch.Generator().manual_seed(3))
+    step = torch.cat([new_mask[:, :8], torch.ones(2, 1, dtype=torch.long)], 1)
+    positions = torch.tensor([[8], [5]])
+    got = ours(nxt, attention_mask=step, position_ids=positions, past_key_values=cache).logits[:, 0]
+    for row, prefix in ((0, ids[1, 4:]), (1, ids[2, 7:])):
+        alone = ours(torch.cat([prefix, nxt[row]])[None]).logits[0, -1]
+        assert (got[row] - alone).abs().max().item() <= TOL
+
+
+@torch.no_grad()
+def test_hidden_states_are_forward_without_the_output_layer(pair):
+    ours, _ = pair
+    ids, mask = _batch()
+    h = ours.hidden_states(ids, attention_mask=mask)
+    assert h.shape == (3, 17, ours.config.hidden_size)
+    assert torch.equal(ours.embed_out(h), ours(ids, attention_mask=mask).logits)
+
+
+@torch.no_grad()
+def test_a_ready_block_mask_packs_two_sequences_in_one_row(pair):
+    """A [B, 1, T, S] boolean mask with explicit positions is used as is: two sequences in one row, each seeing
+    only itself, give each sequence's own logits (what the log-likelihood scorer relies on)."""
+    ours, _ = pair
+    ids, _ = _batch(B=1, T=11, pad=(0,))
+    first, second = ids[:, :6], ids[:, 6:]
+    causal = torch.ones(11, 11, dtype=torch.bool).tril()
+    block = torch.zeros(11, 11, dtype=torch.bool)
+    block[:6, :6] = block[6:, 6:] = True
+    positions = torch.cat([torch.arange(6), torch.arange(5)])[None]
+    packed = ours(ids, attention_mask=(causal & block)[None, None], position_ids=positions).logits
+    assert (packed[:, :6] - ours(first).logits).abs().max().item() <= TOL
+    assert (packed[:, 6:] - ours(second).logits).abs().max().item() <= TOL
+    with pytest.raises(ValueError, match="position_ids"):
+        ours(ids, attention_mask=(causal & block)[None, None])
+
+
 def test_loss_is_next_token_cross_entropy():
     model = build_model("tiny", seed=0)
     ids = torch.randint(0, 30003, (2, 9))

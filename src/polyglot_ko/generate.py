@@ -21,100 +21,36 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 from typing import Sequence as Seq
 
 import torch
 
 from .constants import ENDOFTEXT_ID, PAD_ID
 from .errors import UserError
+from .model import KVCache
 from .sampling import SamplingParams, SequenceSampler, token_logprobs
 
 
 # --- tokenizer access ------------------------------------------------------------------------------------
-class _IncrementalDecoder:
-    """UTF-8-safe streaming decode for tokenizers without their own `incremental_decoder()`.
-
-    Byte-level BPE splits a Hangul syllable (3 UTF-8 bytes) across tokens; decoding a partial syllable gives
-    U+FFFD. Text is released only when the decoded tail no longer ends in U+FFFD (the offsets scheme of
-    text-generation-inference), so the chunks concatenate to the decoding of all ids.
-    """
-
-    def __init__(self, decode: Callable[[list[int]], str]):
-        self._decode = decode
-        self.ids: list[int] = []
-        self.prefix = 0
-        self.read = 0
-
-    def add(self, ids: Iterable[int]) -> str:
-        self.ids.extend(ids)
-        prefix_text = self._decode(self.ids[self.prefix:self.read])
-        new_text = self._decode(self.ids[self.prefix:])
-        if len(new_text) > len(prefix_text) and not new_text.endswith("\ufffd"):
-            self.prefix, self.read = self.read, len(self.ids)
-            return new_text[len(prefix_text):]
-        return ""
-
-    def flush(self) -> str:
-        prefix_text = self._decode(self.ids[self.prefix:self.read])
-        new_text = self._decode(self.ids[self.prefix:])
-        self.prefix = self.read = len(self.ids)
-        return new_text[len(prefix_text):]
-
-
-class _BackendTokenizer:
-    """Minimal adapter around a `tokenizers.Tokenizer` with the project tokenizer's interface."""
-
-    def __init__(self, backend):
-        self.backend = backend
-        self.vocab_size = backend.get_vocab_size(with_added_tokens=True)
-        eot = backend.token_to_id("<|endoftext|>")
-        self.endoftext_id = ENDOFTEXT_ID if eot is None else eot
-
-    def encode(self, text: str) -> list[int]:
-        return self.backend.encode(text, add_special_tokens=False).ids
-
-    def decode(self, ids: Seq[int], skip_special_tokens: bool = False) -> str:
-        return self.backend.decode(list(ids), skip_special_tokens=skip_special_tokens)
-
-    def incremental_decoder(self) -> _IncrementalDecoder:
-        return _IncrementalDecoder(self.decode)
-
-
 def load_tokenizer_for(folder: str | Path):
-    """The project's tokenizer for a model folder (falls back to the bare `tokenizers` file if needed)."""
-    folder = Path(folder)
-    try:
-        from .tokenizer import load_tokenizer
-    except ModuleNotFoundError as e:
-        if e.name != "polyglot_ko.tokenizer":
-            raise
-        if not (folder / "tokenizer.json").is_file():
-            raise UserError(f"{folder} has no tokenizer.json; pass --tokenizer with a tokenizer folder") from None
-        from tokenizers import Tokenizer
+    """The project's tokenizer (`PolyglotTokenizer`) for a model folder, a tokenizer folder or a hub id."""
+    from .tokenizer import load_tokenizer
 
-        return _BackendTokenizer(Tokenizer.from_file(str(folder / "tokenizer.json")))
     return load_tokenizer(folder)
 
 
 def _adapt_tokenizer(tokenizer):
-    """Accept our tokenizer, a `tokenizers.Tokenizer`, or anything with encode/decode."""
-    try:
-        from tokenizers import Tokenizer
-    except ImportError:  # pragma: no cover - tokenizers is a core dependency
-        Tokenizer = ()
-    if isinstance(tokenizer, Tokenizer):
-        return _BackendTokenizer(tokenizer)
-    return tokenizer
+    """Our `PolyglotTokenizer` as is; a bare `tokenizers.Tokenizer` wrapped in one (which checks its special tokens)."""
+    from tokenizers import Tokenizer
 
+    from .tokenizer import PolyglotTokenizer
 
-def _new_decoder(tokenizer):
-    make = getattr(tokenizer, "incremental_decoder", None)
-    if make is not None:
-        return make()
-    return _IncrementalDecoder(lambda ids: tokenizer.decode(ids))
+    return PolyglotTokenizer(tokenizer) if isinstance(tokenizer, Tokenizer) else tokenizer
 
 
 # --- one sequence ----------------------------------------------------------------------------------------
@@ -398,42 +334,6 @@ class DecodeEngine:
             self._merge(cache, full_mask, pos, tokens, [new[i] for i in keep], keep)
         return finished
 
-    def _rows_extent(self, mask: torch.Tensor, length: int, rows: list[int]) -> int:
-        """First column holding a real token in any of `rows` (their common left padding ends there)."""
-        sub = mask[rows, :length] != 0
-        first = torch.where(sub.any(1), sub.int().argmax(1), torch.full_like(sub[:, 0], length, dtype=torch.long))
-        return int(first.min())
-
-    def _compose(self, pieces: list[tuple[Any, torch.Tensor, list[int]]], extra: int):
-        """A new right-aligned cache + mask from row subsets of several caches (rows stacked in order)."""
-        spans = []
-        for cache, mask, rows in pieces:
-            first = self._rows_extent(mask, cache.length, rows)
-            spans.append((first, cache.length))
-        length = max(end - first for first, end in spans)
-        B = sum(len(rows) for _, _, rows in pieces)
-        new = self.model.allocate_cache(B, length + extra)
-        new_mask = torch.zeros((B, length + extra), dtype=torch.long, device=self.device)
-        for layer in range(len(new.k)):
-            for store_new, which in ((new.k, "k"), (new.v, "v")):
-                dst = store_new[layer]
-                r0 = 0
-                for (cache, _mask, rows), (first, end) in zip(pieces, spans):
-                    src = getattr(cache, which)[layer]
-                    n, span = len(rows), end - first
-                    idx = torch.tensor(rows, device=self.device)
-                    dst[r0:r0 + n, :, length - span:length] = src[:, :, first:end].index_select(0, idx)
-                    # Padding slots must hold finite values: masked scores are -inf, but NaN * 0 is NaN.
-                    dst[r0:r0 + n, :, :length - span] = 0
-                    r0 += n
-        r0 = 0
-        for (cache, mask, rows), (first, end) in zip(pieces, spans):
-            n, span = len(rows), end - first
-            new_mask[r0:r0 + n, length - span:length] = mask[rows, first:end]
-            r0 += n
-        new.length = length
-        return new, new_mask
-
     def _extra(self, seqs: list[DecodingSequence]) -> int:
         return max((s.remaining for s in seqs), default=0) + 1
 
@@ -445,7 +345,7 @@ class DecodeEngine:
             self.active, self.cache, self.mask, self.pos, self.last = [], None, None, None, None
             return finished
         self.active = [self.active[i] for i in keep]
-        self.cache, self.mask = self._compose([(self.cache, self.mask, keep)], self._extra(self.active))
+        self.cache, self.mask = KVCache.compose([(self.cache, self.mask, keep)], self._extra(self.active))
         idx = torch.tensor(keep, device=self.device)
         self.pos, self.last = self.pos[idx], self.last[idx]
         self.padded = bool((self.mask[:, :self.cache.length] == 0).any())
@@ -454,8 +354,8 @@ class DecodeEngine:
     def _merge(self, cache, mask, pos, last, seqs: list[DecodingSequence], rows: list[int]) -> None:
         keep_old = list(range(len(self.active)))
         everyone = self.active + seqs
-        self.cache, self.mask = self._compose([(self.cache, self.mask, keep_old), (cache, mask, rows)],
-                                              self._extra(everyone))
+        self.cache, self.mask = KVCache.compose([(self.cache, self.mask, keep_old), (cache, mask, rows)],
+                                                self._extra(everyone))
         idx = torch.tensor(rows, device=self.device)
         self.pos = torch.cat([self.pos, pos[idx]])
         self.last = torch.cat([self.last, last[idx]])
@@ -514,7 +414,7 @@ class Generator:
                             param="prompt")
         max_new = min(params.max_new_tokens, self.max_context - len(ids))
         sampler = SequenceSampler(params, ids, self.vocab_size, device=self.device)
-        return DecodingSequence(ids, params, sampler, _new_decoder(self.tokenizer), max_new, listener=listener, tag=tag)
+        return DecodingSequence(ids, params, sampler, self.tokenizer.incremental_decoder(), max_new, listener=listener, tag=tag)
 
     def new_engine(self) -> DecodeEngine:
         return DecodeEngine(self.model, self.vocab_size, self.max_batch_size)

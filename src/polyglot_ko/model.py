@@ -7,16 +7,21 @@ Attention uses a fused `query_key_value` projection whose output is viewed per h
 style, and `F.scaled_dot_product_attention`. Module and parameter names equal transformers'
 `GPTNeoXForCausalLM`, so a Hugging Face state dict loads with a plain `load_state_dict`.
 
+`forward` is the one forward pass for training, scoring and decoding; `hidden_states` is the same pass
+without the output layer (the fused training loss applies that layer chunk by chunk).
+
 Incremental decoding uses `KVCache`: keys and values live in tensors preallocated to a capacity, new
 positions are written in place, and capacity grows geometrically, so a decode step never re-allocates
-the cache. Batched, left-padded inputs pass an `attention_mask` over all positions (cached + new);
-positions default to "count of real tokens before this one", as transformers' `generate` does.
+the cache; `KVCache.compose` builds a batch's cache from rows of others (rows leaving, rows joining).
+Batched, left-padded inputs pass an `attention_mask` over all positions (cached + new); positions default
+to "count of real tokens before this one", as transformers' `generate` does. The log-likelihood scorer
+instead passes its own [B, 1, T, S] block mask and positions (several candidates packed after one context).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -92,7 +97,7 @@ class KVCache:
         self.v[layer][:, :, self.length:end] = v
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
 
-    def select(self, batch_indices: torch.Tensor | list[int]) -> "KVCache":
+    def select(self, batch_indices: torch.Tensor | list[int]) -> KVCache:
         """A cache holding only the given rows (in that order); repeats allowed (e.g. one prefix, N candidates)."""
         idx = torch.as_tensor(batch_indices, device=self.k[0].device)
         out = KVCache.__new__(KVCache)
@@ -101,14 +106,60 @@ class KVCache:
         out.length = self.length
         return out
 
+    @staticmethod
+    def compose(pieces: Sequence[tuple[KVCache, torch.Tensor, Sequence[int]]],
+                extra: int) -> tuple[KVCache, torch.Tensor]:
+        """One right-aligned cache from rows of several caches, stacked in order, with room for `extra` more positions.
+
+        Each piece is (cache, its padding mask [B, >= cache.length] with 1 = real token, the rows to take). A
+        piece's rows keep their filled positions from their earliest real token to `cache.length`, aligned to
+        the new cache's `length` (the longest such span); shorter spans get left padding, whose keys and values
+        are zeroed (masked scores are -inf, but NaN * 0 would be NaN). Returns the cache and its padding mask
+        [sum of rows, length + extra] (0 beyond `length`). This is how a decoding batch drops finished rows and
+        takes in newly prefilled ones.
+        """
+        spans = [(_first_real(mask, cache.length, rows), cache.length) for cache, mask, rows in pieces]
+        length = max(end - first for first, end in spans)
+        B = sum(len(rows) for _, _, rows in pieces)
+        first_cache = pieces[0][0]
+        device = first_cache.k[0].device
+        new = first_cache._empty_like(B, length + extra)
+        new_mask = torch.zeros((B, length + extra), dtype=torch.long, device=device)
+        r0 = 0
+        for (cache, mask, rows), (first, end) in zip(pieces, spans, strict=True):
+            n, span = len(rows), end - first
+            idx = torch.as_tensor(rows, device=device)
+            for dst, src in zip(new.k + new.v, cache.k + cache.v, strict=True):
+                dst[r0:r0 + n, :, length - span:length] = src[:, :, first:end].index_select(0, idx)
+                dst[r0:r0 + n, :, :length - span] = 0
+            new_mask[r0:r0 + n, length - span:length] = mask[rows, first:end]
+            r0 += n
+        new.length = length
+        return new, new_mask
+
+    def _empty_like(self, batch_size: int, capacity: int) -> KVCache:
+        """An empty cache with this one's layers, heads, dtype and device."""
+        out = KVCache.__new__(KVCache)
+        out.k = [t.new_empty((batch_size, t.shape[1], capacity, t.shape[3])) for t in self.k]
+        out.v = [t.new_empty((batch_size, t.shape[1], capacity, t.shape[3])) for t in self.v]
+        out.length = 0
+        return out
+
+
+def _first_real(mask: torch.Tensor, length: int, rows: Sequence[int]) -> int:
+    """First column < `length` holding a real token in any of `rows` of a padding mask (`length` if none)."""
+    sub = mask[rows, :length] != 0
+    first = torch.where(sub.any(1), sub.int().argmax(1), torch.full_like(sub[:, 0], length, dtype=torch.long))
+    return int(first.min())
+
 
 @dataclass
 class CausalLMOutput:
     logits: torch.Tensor
     """[batch, seq, vocab_size] in the model's dtype (only the last `num_logits_to_keep` positions if set)."""
-    past_key_values: Optional[KVCache] = None
+    past_key_values: KVCache | None = None
     """The cache, advanced past this pass's tokens, when `use_cache` or a cache was given."""
-    loss: Optional[torch.Tensor] = None
+    loss: torch.Tensor | None = None
     """Mean next-token cross entropy in float32, when `labels` were given (-100 = ignore)."""
 
 
@@ -121,7 +172,7 @@ class GPTNeoXAttention(nn.Module):
         self.query_key_value = nn.Linear(config.hidden_size, 3 * config.hidden_size)
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
 
-    def forward(self, x, cos, sin, mask, cache: Optional[KVCache], layer_idx: int):
+    def forward(self, x, cos, sin, mask, cache: KVCache | None, layer_idx: int):
         B, T, _ = x.shape
         # Per-head interleaved: [B, T, H, 3*hs] -> q, k, v each [B, H, T, hs].
         qkv = self.query_key_value(x).view(B, T, self.num_heads, 3 * self.head_size).transpose(1, 2)
@@ -160,7 +211,7 @@ class GPTNeoXLayer(nn.Module):
         self.attention = GPTNeoXAttention(config)
         self.mlp = GPTNeoXMLP(config)
 
-    def forward(self, x, cos, sin, mask=None, cache: Optional[KVCache] = None, layer_idx: int = 0):
+    def forward(self, x, cos, sin, mask=None, cache: KVCache | None = None, layer_idx: int = 0):
         attn = self.attention(self.input_layernorm(x), cos, sin, mask, cache, layer_idx)
         if self.use_parallel_residual:
             return x + attn + self.mlp(self.post_attention_layernorm(x))
@@ -176,12 +227,13 @@ class GPTNeoXModel(nn.Module):
         self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
 
-def build_attention_mask(attention_mask: Optional[torch.Tensor], past_len: int, T: int,
-                         device: torch.device) -> Optional[torch.Tensor]:
+def build_attention_mask(attention_mask: torch.Tensor | None, past_len: int, T: int,
+                         device: torch.device) -> torch.Tensor | None:
     """Boolean SDPA mask [B, 1, T, past_len+T] (True = attend), or None when plain causal attention is exact.
 
-    Each query also sees its own key: a left-padding position then attends to itself alone, which keeps its
-    (ignored) output finite instead of NaN; real positions are unaffected since their own key is real.
+    `attention_mask` is a padding mask [B, past_len+T] (1 = real token), or a ready [B, 1, T, past_len+T] boolean
+    mask, returned as is. Each query also sees its own key: a left-padding position then attends to itself alone,
+    which keeps its (ignored) output finite instead of NaN; real positions are unaffected since their own key is real.
     """
     S = past_len + T
     if attention_mask is None:
@@ -190,13 +242,16 @@ def build_attention_mask(attention_mask: Optional[torch.Tensor], past_len: int, 
         q_pos = torch.arange(past_len, S, device=device)[:, None]
         return (torch.arange(S, device=device)[None, :] <= q_pos)[None, None]
     if attention_mask.shape[-1] != S:
-        raise ValueError(f"attention_mask covers {attention_mask.shape[-1]} positions, expected past {past_len} + new {T}")
+        raise ValueError(f"attention_mask covers {attention_mask.shape[-1]} positions, "
+                         f"expected past {past_len} + new {T}")
+    if attention_mask.dim() == 4:
+        return attention_mask
     q_pos = torch.arange(past_len, S, device=device)[:, None]
     k_pos = torch.arange(S, device=device)[None, :]
     causal = k_pos <= q_pos  # [T, S]
     mask = causal[None] & attention_mask[:, None, :].bool()  # [B, T, S]
     mask = mask | (k_pos == q_pos)[None]
-    return mask[:, None]
+    return mask[:, None]  # [B, 1, T, S]
 
 
 class GPTNeoXForCausalLM(nn.Module):
@@ -210,7 +265,7 @@ class GPTNeoXForCausalLM(nn.Module):
 
     # --- init ---
     @torch.no_grad()
-    def init_weights(self, generator: Optional[torch.Generator] = None) -> None:
+    def init_weights(self, generator: torch.Generator | None = None) -> None:
         """Normal(0, initializer_range) weights, zero biases, LayerNorm 1/0 (the GPT-NeoX defaults in transformers)."""
         std = self.config.initializer_range
         for module in self.modules():
@@ -229,40 +284,54 @@ class GPTNeoXForCausalLM(nn.Module):
         p = self.embed_out.weight
         return KVCache(self.config, batch_size, capacity, dtype=p.dtype, device=p.device)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
-                position_ids: Optional[torch.Tensor] = None, past_key_values: Optional[KVCache] = None,
-                use_cache: bool = False, labels: Optional[torch.Tensor] = None,
-                num_logits_to_keep: int = 0) -> CausalLMOutput:
-        """
-        input_ids: [B, T] new tokens. attention_mask: [B, past+T], 1 for real tokens, 0 for (left) padding.
-        position_ids: [B, T]; by default the count of real tokens before each position (so left padding does not
-        shift positions), or past+arange(T) without a mask. past_key_values: a `KVCache` to read and extend;
-        with `use_cache` and no cache, one is allocated for exactly these T positions. labels: [B, T], aligned with
-        input_ids as in transformers (the shift to next-token targets happens here; -100 is ignored).
-        num_logits_to_keep: compute logits for the last N positions only (0 = all), e.g. 1 when decoding.
+    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                      position_ids: torch.Tensor | None = None, cache: KVCache | None = None) -> torch.Tensor:
+        """The blocks and the final LayerNorm, without the output layer: [B, T] ids -> [B, T, hidden_size].
+
+        The fused training loss (`train/loss.py`) applies the output layer itself, chunk by chunk; `forward`
+        applies it here. Arguments as in `forward`; a given `cache` is written and advanced past these T tokens.
         """
         B, T = input_ids.shape
-        cache = past_key_values
-        if cache is None and use_cache:
-            cache = self.allocate_cache(B, T)
         past_len = cache.length if cache is not None else 0
         if cache is not None:
             cache.reserve(past_len + T)
         if position_ids is None:
+            if attention_mask is not None and attention_mask.dim() == 4:
+                raise ValueError("a [B, 1, T, S] attention_mask needs explicit position_ids")
             if attention_mask is not None:
                 position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, past_len:]
             else:
                 position_ids = torch.arange(past_len, past_len + T, device=input_ids.device).expand(B, T)
-        x = self.gpt_neox.embed_in(input_ids)
+        x = self.gpt_neox.embed_in(input_ids)  # [B, T, d]
         cos, sin = rotary_cos_sin(position_ids, self.config.rotary_ndims, self.config.rotary_emb_base, x.dtype)
-        mask = build_attention_mask(attention_mask, past_len, T, input_ids.device)
+        mask = build_attention_mask(attention_mask, past_len, T, input_ids.device)  # None or [B, 1, T, past+T]
         for i, layer in enumerate(self.gpt_neox.layers):
             x = layer(x, cos, sin, mask, cache, i)
         if cache is not None:
             cache.length = past_len + T
+        return self.gpt_neox.final_layer_norm(x)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None, past_key_values: KVCache | None = None,
+                use_cache: bool = False, labels: torch.Tensor | None = None,
+                num_logits_to_keep: int = 0) -> CausalLMOutput:
+        """The one forward pass of training, scoring and decoding.
+
+        input_ids: [B, T] new tokens. attention_mask: [B, past+T], 1 for real tokens, 0 for (left) padding; or a
+        boolean [B, 1, T, past+T] mask used as is (True = attend; e.g. several sequences packed in one row), which
+        needs position_ids. position_ids: [B, T]; by default the count of real tokens before each position (so
+        left padding does not shift positions), or past+arange(T) without a mask. past_key_values: a `KVCache`
+        to read and extend; with `use_cache` and no cache, one is allocated for exactly these T positions.
+        labels: [B, T], aligned with input_ids as in transformers (the shift to next-token targets happens here;
+        -100 is ignored). num_logits_to_keep: logits for the last N positions only (0 = all), e.g. 1 when decoding.
+        """
+        cache = past_key_values
+        if cache is None and use_cache:
+            cache = self.allocate_cache(*input_ids.shape)
+        h = self.hidden_states(input_ids, attention_mask, position_ids, cache)  # [B, T, d]
         if num_logits_to_keep:
-            x = x[:, -num_logits_to_keep:]
-        logits = self.embed_out(self.gpt_neox.final_layer_norm(x))
+            h = h[:, -num_logits_to_keep:]
+        logits = self.embed_out(h)  # [B, T or num_logits_to_keep, vocab_size]
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
@@ -271,7 +340,7 @@ class GPTNeoXForCausalLM(nn.Module):
 
 
 def build_model(preset_or_config: str | ModelConfig = "tiny", device: str | torch.device = "cpu",
-                dtype: torch.dtype = torch.float32, seed: Optional[int] = None) -> GPTNeoXForCausalLM:
+                dtype: torch.dtype = torch.float32, seed: int | None = None) -> GPTNeoXForCausalLM:
     """A randomly initialised model. `device="meta"` allocates nothing (for counting parameters)."""
     config = get_config(preset_or_config)
     with torch.device(device):

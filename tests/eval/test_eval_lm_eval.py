@@ -16,13 +16,12 @@ SHOTS, LIMIT, TOL = 2, 6, 1e-4
 
 @pytest.fixture(scope="module")
 def lm_eval_runs(sharp_model_dir, kobest_dir, tmp_path_factory):
+    # lm-eval's kobest f1 metric asks `evaluate` for a hub script; offline that retries for ~8 s per run.
+    import evaluate.config
     import lm_eval
     from lm_eval.tasks import TaskManager
 
     from polyglot_ko.eval.lm_eval_adapter import offline_kobest_tasks
-
-    # lm-eval's kobest f1 metric asks `evaluate` for a hub script; offline that retries for ~8 s per run.
-    import evaluate.config
 
     mp = pytest.MonkeyPatch()
     mp.setattr(evaluate.config, "HF_EVALUATE_OFFLINE", True)
@@ -51,7 +50,7 @@ def test_lm_eval_agrees_with_our_lm_eval_protocol(lm_eval_runs, model_type, shar
         theirs = run["samples"][task]
         mine = ours["samples"][task][str(SHOTS)]
         assert len(theirs) == len(mine) == LIMIT
-        for t, m in zip(sorted(theirs, key=lambda s: s["doc_id"]), mine):
+        for t, m in zip(sorted(theirs, key=lambda s: s["doc_id"]), mine, strict=True):
             contexts = {a[0] for a in t["arguments"]}
             assert len(contexts) == 1 and contexts.pop() == m["context"]
             assert [a[1] for a in t["arguments"]] == m["candidates"]
@@ -122,3 +121,33 @@ def test_adapter_rolling_and_generation(sharp_model_dir, sharp_model, tokenizer)
     if stop.strip():
         (cut,) = lm.generate_until([_Req(prompt, {"until": [stop], "max_gen_toks": 12})], disable_tqdm=True)
         assert cut == full.split(stop)[0]
+
+
+def test_adapter_generate_until_batches_requests_like_transformers_greedy(sharp_model_dir, tokenizer):
+    """Several requests with different prompts, stops and budgets in one call, two rows at a time (rows join and
+    leave the running batch): each equals transformers' greedy decoding of its prompt alone, cut at its stop."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from polyglot_ko.eval.lm_eval_adapter import PolyglotKoLM
+
+    hf = AutoModelForCausalLM.from_pretrained(sharp_model_dir, dtype="float32").eval()
+
+    def hf_greedy(prompt: str, n: int) -> str:
+        ids = tokenizer.encode(prompt)
+        with torch.no_grad():
+            new = hf.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False, eos_token_id=2,
+                              pad_token_id=0)[0, len(ids):].tolist()
+        return tokenizer.decode(new[:new.index(2)] if 2 in new else new)
+
+    prompts = ["오늘 날씨는", "한국어 언어 모델을 평가한다. 문장이", "서울", "옛날 옛적에 어느 마을에"]
+    requests, expected = [], []
+    for i, p in enumerate(prompts):
+        full = hf_greedy(p, 10 - i)
+        stop = full[len(full) // 2] if i % 2 and full.strip() else "\x00never"  # odd requests stop midway
+        requests.append(_Req(p, {"until": [stop], "max_gen_toks": 10 - i}))
+        expected.append(full.split(stop)[0])
+    got = PolyglotKoLM(pretrained=str(sharp_model_dir), batch_size=2).generate_until(requests, disable_tqdm=True)
+    assert got == expected
+    cut = [len(e) < len(hf_greedy(p, 10 - i)) for i, (p, e) in enumerate(zip(prompts, expected, strict=True))]
+    assert all(got) and any(cut)  # every request produced text, and a stop string took effect

@@ -9,51 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-
-
-class _TokenizersShim:
-    """The minimal `PolyglotTokenizer` surface evaluation needs, over a bare `tokenizers.Tokenizer`.
-
-    Used only when `polyglot_ko.tokenizer` is unavailable; encodes without special tokens as the protocol requires.
-    """
-
-    def __init__(self, backend: Any):
-        self.backend = backend
-        self.endoftext_id = backend.token_to_id("<|endoftext|>")
-        self.eos_id = self.endoftext_id
-        self.pad_id = backend.token_to_id("<pad>") or 0
-        self.vocab_size = backend.get_vocab_size(with_added_tokens=True)
-
-    def encode(self, text: str) -> list[int]:
-        return self.backend.encode(text, add_special_tokens=False).ids
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        return [e.ids for e in self.backend.encode_batch(list(texts), add_special_tokens=False)]
-
-    def decode(self, ids, skip_special_tokens: bool = False) -> str:
-        return self.backend.decode(list(ids), skip_special_tokens=skip_special_tokens)
+from ..constants import ENDOFTEXT_ID, PAD_ID
 
 
 def load_tokenizer_any(tokenizer: Any) -> Any:
     """A tokenizer object from an object (returned as is), a folder or a hub id."""
     if not isinstance(tokenizer, (str, Path)):
         return tokenizer
-    try:
-        from ..tokenizer import load_tokenizer
-    except ImportError:
-        load_tokenizer = None
-    if load_tokenizer is not None:
-        return load_tokenizer(tokenizer)
-    from ..hub import resolve_folder
+    from ..tokenizer import load_tokenizer
 
-    folder = resolve_folder(tokenizer, allow_patterns=["tokenizer*", "special_tokens_map.json"], what="tokenizer")
-    path = folder / "tokenizer.json"
-    if not path.is_file():
-        raise UserError(f"tokenizer folder {folder} has no tokenizer.json; pass a folder with one (--tokenizer)")
-    from tokenizers import Tokenizer
-
-    return _TokenizersShim(Tokenizer.from_file(str(path)))
+    return load_tokenizer(tokenizer)
 
 
 def load_model_any(model: Any, dtype: str = "float32", device: str = "cpu") -> Any:
@@ -67,12 +32,12 @@ def load_model_any(model: Any, dtype: str = "float32", device: str = "cpu") -> A
 
 
 def endoftext_id(tokenizer: Any) -> int:
-    return int(getattr(tokenizer, "endoftext_id", None) or 2)
+    return int(getattr(tokenizer, "endoftext_id", None) or ENDOFTEXT_ID)
 
 
 def pad_id(tokenizer: Any) -> int:
     value = getattr(tokenizer, "pad_id", None)
-    return int(value) if value is not None else 0
+    return int(value) if value is not None else PAD_ID
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str | None:

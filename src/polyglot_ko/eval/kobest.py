@@ -28,9 +28,10 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 from ..errors import UserError
 from .loglikelihood import Question, score, score_plain
@@ -135,7 +136,8 @@ def load_split(task: str, split: str, data_dir: str | Path | None = None) -> lis
                     try:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as e:
-                        raise UserError(f"{path} line {n} is not valid JSON ({e.msg}); fix or re-export the file") from None
+                        raise UserError(f"{path} line {n} is not valid JSON ({e.msg}); "
+                                        f"fix or re-export the file") from None
         return _check_rows(rows, task, str(path))
     try:
         import datasets
@@ -161,7 +163,7 @@ class Request:
 
 
 def build_requests(task: str, test_docs: Sequence[dict], train_docs: Sequence[dict], shots: int,
-                   protocol: str = "polyglot", limit: Optional[int] = None) -> list[Request]:
+                   protocol: str = "polyglot", limit: int | None = None) -> list[Request]:
     """Contexts in the reference order, with the reference's random draws (see the module docstring)."""
     if protocol not in PROTOCOLS:
         raise UserError(f"--protocol {protocol!r} is unknown; choose from {', '.join(PROTOCOLS)}")
@@ -222,9 +224,9 @@ def macro_f1(golds: Sequence[int], preds: Sequence[int]) -> float:
         return 0.0
     total = 0.0
     for lab in labels:
-        tp = sum(1 for g, p in zip(golds, preds) if g == lab and p == lab)
-        fp = sum(1 for g, p in zip(golds, preds) if g != lab and p == lab)
-        fn = sum(1 for g, p in zip(golds, preds) if g == lab and p != lab)
+        tp = sum(1 for g, p in zip(golds, preds, strict=True) if g == lab and p == lab)
+        fp = sum(1 for g, p in zip(golds, preds, strict=True) if g != lab and p == lab)
+        fn = sum(1 for g, p in zip(golds, preds, strict=True) if g == lab and p != lab)
         total += 2 * tp / (2 * tp + fp + fn)
     return total / len(labels)
 
@@ -239,18 +241,19 @@ def _argmax(values: Sequence[float]) -> int:
 
 def metrics(golds: Sequence[int], lls: Sequence[Sequence[float]], choice_lengths: Sequence[Sequence[int]]) -> dict:
     preds = [_argmax(ll) for ll in lls]
-    preds_norm = [_argmax([v / n for v, n in zip(ll, lens)]) for ll, lens in zip(lls, choice_lengths)]
+    preds_norm = [_argmax([v / n for v, n in zip(ll, lens, strict=True)])
+                  for ll, lens in zip(lls, choice_lengths, strict=True)]
     n = len(golds)
     return {
         "macro_f1": macro_f1(golds, preds),
-        "acc": sum(p == g for p, g in zip(preds, golds)) / n if n else 0.0,
-        "acc_norm": sum(p == g for p, g in zip(preds_norm, golds)) / n if n else 0.0,
+        "acc": sum(p == g for p, g in zip(preds, golds, strict=True)) / n if n else 0.0,
+        "acc_norm": sum(p == g for p, g in zip(preds_norm, golds, strict=True)) / n if n else 0.0,
         "n": n,
     }
 
 
 # --- the whole evaluation ----------------------------------------------------------------------------------
-def _parse_list(value: Any, what: str) -> list:
+def _parse_list(value: Any) -> list:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
     if isinstance(value, int):
@@ -258,9 +261,23 @@ def _parse_list(value: Any, what: str) -> list:
     return list(value)
 
 
+def _check_options(tasks: Any, shots: Any, limit: int | None, protocol: str) -> tuple[list[str], list[int]]:
+    """The task names and shot counts to run; `UserError` for a bad task, shot count, limit or protocol."""
+    task_list = [_check_task(t) for t in _parse_list(tasks)]
+    try:
+        shot_list = [int(s) for s in _parse_list(shots)]
+    except ValueError:
+        raise UserError(f"--shots {shots!r}: give comma-separated integers such as 0,5,10,50") from None
+    if limit is not None and limit <= 0:
+        raise UserError(f"--limit {limit}: give a positive number of documents per task")
+    if protocol not in PROTOCOLS:
+        raise UserError(f"--protocol {protocol!r} is unknown; choose from {', '.join(PROTOCOLS)}")
+    return task_list, shot_list
+
+
 def evaluate_kobest(model, tokenizer, tasks: Sequence[str] | str = TASKS, shots: Sequence[int] | str = (0, 5, 10, 50),
-                    data_dir: str | Path | None = None, limit: Optional[int] = None, *, protocol: str = "polyglot",
-                    max_length: Optional[int] = None, batch_size: int = 32, max_batch_tokens: int = 16384,
+                    data_dir: str | Path | None = None, limit: int | None = None, *, protocol: str = "polyglot",
+                    max_length: int | None = None, batch_size: int = 32, max_batch_tokens: int = 16384,
                     prefix_reuse: bool = True, progress: bool = True, return_samples: bool = False,
                     dtype: str = "float32", device: str = "cpu") -> dict:
     """Evaluate `model` on KOBEST tasks at each shot count; returns the results.json structure.
@@ -285,15 +302,7 @@ def evaluate_kobest(model, tokenizer, tasks: Sequence[str] | str = TASKS, shots:
     tokenizer = load_tokenizer_any(tokenizer)
     model_name = str(model) if isinstance(model, (str, Path)) else getattr(model.config, "name", "model")
     model = load_model_any(model, dtype=dtype, device=device)
-    task_list = [_check_task(t) for t in _parse_list(tasks, "tasks")]
-    try:
-        shot_list = [int(s) for s in _parse_list(shots, "shots")]
-    except ValueError:
-        raise UserError(f"--shots {shots!r}: give comma-separated integers such as 0,5,10,50") from None
-    if limit is not None and limit <= 0:
-        raise UserError(f"--limit {limit}: give a positive number of documents per task")
-    if protocol not in PROTOCOLS:
-        raise UserError(f"--protocol {protocol!r} is unknown; choose from {', '.join(PROTOCOLS)}")
+    task_list, shot_list = _check_options(tasks, shots, limit, protocol)
     L = int(max_length or model.config.max_position_embeddings)
     encode = tokenizer.encode
 
@@ -331,7 +340,7 @@ def evaluate_kobest(model, tokenizer, tasks: Sequence[str] | str = TASKS, shots:
             if return_samples:
                 samples.setdefault(task, {})[str(k)] = [
                     {"context": r.context, "candidates": list(r.rendered.candidates), "label": r.rendered.label,
-                     "loglikelihoods": ll, "pred": _argmax(ll)} for r, ll in zip(reqs, lls)]
+                     "loglikelihoods": ll, "pred": _argmax(ll)} for r, ll in zip(reqs, lls, strict=True)]
     out = {
         "results": results,
         "config": {"model": model_name, "protocol": protocol, "tasks": task_list, "shots": shot_list,

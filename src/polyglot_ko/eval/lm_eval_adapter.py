@@ -24,7 +24,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import lm_eval.models  # noqa: F401  (fills the registry first: lm-eval loads its own models only into an empty one)
 from lm_eval.api.model import TemplateLM
@@ -38,8 +38,8 @@ class PolyglotKoLM(TemplateLM):
     """lm-eval `LM` over a polyglot-ko model. model_args: pretrained, tokenizer, dtype, device, batch_size,
     max_batch_tokens, max_length, max_gen_toks."""
 
-    def __init__(self, pretrained: Any = None, tokenizer: Any = None, dtype: str = "float32", device: Optional[str] = None,
-                 batch_size: Any = 32, max_batch_tokens: int = 16384, max_length: Optional[int] = None,
+    def __init__(self, pretrained: Any = None, tokenizer: Any = None, dtype: str = "float32", device: str | None = None,
+                 batch_size: Any = 32, max_batch_tokens: int = 16384, max_length: int | None = None,
                  max_gen_toks: int = 256, **kwargs: Any):
         super().__init__()
         from ._common import load_model_any, load_tokenizer_any
@@ -82,7 +82,7 @@ class PolyglotKoLM(TemplateLM):
     def tokenizer_name(self) -> str:
         return "polyglot-ko-" + str(getattr(self.tokenizer, "fingerprint", "tokenizer"))[:16]
 
-    def tok_encode(self, string: str, add_special_tokens: Optional[bool] = None, **kwargs: Any) -> list[int]:
+    def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
         return list(self.tokenizer.encode(string))
 
     def tok_decode(self, tokens, **kwargs: Any) -> str:
@@ -109,7 +109,7 @@ class PolyglotKoLM(TemplateLM):
                        max_batch_tokens=self.max_batch_tokens, pad_id=pad_id(self.tokenizer),
                        progress=not disable_tqdm, desc="polyglot-ko loglikelihood")
         out = []
-        for (cache_key, _, _), (q, c) in zip(requests, where):
+        for (cache_key, _, _), (q, c) in zip(requests, where, strict=True):
             answer = scored[q][c]
             if cache_key is not None:
                 self.cache_hook.add_partial("loglikelihood", cache_key, answer)
@@ -127,48 +127,42 @@ class PolyglotKoLM(TemplateLM):
                 windows.append((None, ctx, cont))
                 owner.append(i)
         totals = [0.0] * len(requests)
-        for i, (ll, _) in zip(owner, self._loglikelihood_tokens(windows, disable_tqdm=disable_tqdm)):
+        for i, (ll, _) in zip(owner, self._loglikelihood_tokens(windows, disable_tqdm=disable_tqdm), strict=True):
             totals[i] += ll
-        for req, total in zip(requests, totals):
+        for req, total in zip(requests, totals, strict=True):
             self.cache_hook.add_partial("loglikelihood_rolling", (req.args[0],), total)
         return totals
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
-        """Greedy decoding with the KV cache until a stop string or `max_gen_toks` (one request at a time)."""
-        import torch
-        from tqdm.auto import tqdm
+        """Greedy decoding on our generation engine until a stop string, <|endoftext|> or `max_gen_toks`.
 
-        out = []
-        for req in tqdm(requests, disable=disable_tqdm, desc="polyglot-ko generate_until"):
+        The requests run through `generate.Generator` (continuous batching, `batch_size` rows at a time); requests
+        with the same stops and `max_gen_toks` share one call. Other generation kwargs are ignored (greedy).
+        """
+        from ..generate import Generator
+        from ..sampling import SamplingParams
+
+        eot_text = self.tok_decode([self.eot_token_id])
+        groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
+        prompts: list[list[int]] = []
+        for i, req in enumerate(requests):
             context, gen_kwargs = req.args
-            gen_kwargs = dict(gen_kwargs or {})
-            until = gen_kwargs.pop("until", None) or []
-            if isinstance(until, str):
-                until = [until]
-            eot_text = self.tok_decode([self.eot_token_id])
-            until = list(until) + ([eot_text] if eot_text not in until else [])
-            max_new = int(gen_kwargs.pop("max_gen_toks", self.max_gen_toks))
-            ids = self.tok_encode(context)[-(self.max_length - max_new):] or [self.eot_token_id]
-            cache = self.model.allocate_cache(1, len(ids) + max_new)
-            text = ""
-            generated: list[int] = []
-            with torch.inference_mode():
-                logits = self.model(torch.tensor([ids], device=self.device), past_key_values=cache,
-                                    num_logits_to_keep=1).logits
-                for _ in range(max_new):
-                    nxt = int(logits[0, -1].argmax())
-                    if nxt == self.eot_token_id:
-                        break
-                    generated.append(nxt)
-                    text = self.tok_decode(generated)
-                    if any(s and s in text for s in until):
-                        break
-                    logits = self.model(torch.tensor([[nxt]], device=self.device), past_key_values=cache).logits
-            for s in until:
-                if s:
-                    text = text.split(s)[0]
-            self.cache_hook.add_partial("generate_until", (context, req.args[1]), text)
-            out.append(text)
+            gen_kwargs = gen_kwargs or {}
+            until = gen_kwargs.get("until") or []
+            until = [until] if isinstance(until, str) else list(until)
+            stop = tuple(s for s in until + ([eot_text] if eot_text not in until else []) if s)
+            max_new = int(gen_kwargs.get("max_gen_toks", self.max_gen_toks))
+            prompts.append(self.tok_encode(context)[-(self.max_length - max_new):] or [self.eot_token_id])
+            groups.setdefault((stop, max_new), []).append(i)
+        generator = Generator(self.model, self.tokenizer, max_batch_size=self.batch_size)
+        out: list[str] = [""] * len(requests)
+        for (stop, max_new), members in groups.items():
+            params = SamplingParams(max_new_tokens=max_new, stop=stop, stop_token_ids=(self.eot_token_id,))
+            results = generator.generate([prompts[i] for i in members], params, progress=not disable_tqdm)
+            for i, result in zip(members, results, strict=True):
+                out[i] = result.text
+        for req, text in zip(requests, out, strict=True):
+            self.cache_hook.add_partial("generate_until", (req.args[0], req.args[1]), text)
         return out
 
 
@@ -198,7 +192,7 @@ def offline_kobest_tasks(data_dir: str | Path, out_dir: str | Path) -> Path:
     return out
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """lm-eval's command line with `polyglot-ko` registered (`python -m polyglot_ko.eval.lm_eval_adapter ...`)."""
     from lm_eval.__main__ import cli_evaluate
 

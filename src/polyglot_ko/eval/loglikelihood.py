@@ -21,10 +21,12 @@ compare against and as `--no-prefix-reuse`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
 
 import torch
+
+from ..constants import PAD_ID
 
 # log-softmax of [rows, positions, vocab] logits is done in chunks of at most this many float32 values,
 # so a batch of 4-way questions does not hold several GB of logits at once.
@@ -107,24 +109,6 @@ def _gather_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch
     return lp, greedy
 
 
-def _forward_packed(model, ids: torch.Tensor, position_ids: torch.Tensor, mask: torch.Tensor,
-                    first_out: int) -> torch.Tensor:
-    """Logits at positions [first_out, S) of a forward pass with an explicit [B, 1, S, S] attention mask.
-
-    Runs the model's own modules (`gpt_neox.embed_in`, each `GPTNeoXLayer`, `final_layer_norm`, `embed_out`);
-    the model's `forward` only builds causal/padding masks, and packing several candidates after one context
-    in a row needs a block mask.
-    """
-    from ..model import rotary_cos_sin
-
-    cfg = model.config
-    x = model.gpt_neox.embed_in(ids)
-    cos, sin = rotary_cos_sin(position_ids, cfg.rotary_ndims, cfg.rotary_emb_base, x.dtype)
-    for i, layer in enumerate(model.gpt_neox.layers):
-        x = layer(x, cos, sin, mask, None, i)
-    return model.embed_out(model.gpt_neox.final_layer_norm(x[:, first_out:]))
-
-
 @torch.inference_mode()
 def _score_batch(model, batch: list[_Unit], pad_id: int) -> list[tuple[int, int, float, bool]]:
     """One forward pass for a batch of units: each row is [left padding | prefix | cand 1 | cand 2 | ...].
@@ -167,7 +151,9 @@ def _score_batch(model, batch: list[_Unit], pad_id: int) -> list[tuple[int, int,
     same = (block[:, None, :] == -1) | (block[:, None, :] == block[:, :, None])  # key is prefix or own block
     mask = causal[None] & real[:, None, :] & same
     mask |= torch.eye(S, dtype=torch.bool)[None]  # padding queries see themselves only: finite, ignored
-    logits = _forward_packed(model, ids.to(device), pos.to(device), mask[:, None].to(device), P - 1)
+    # Logits at positions P-1 .. S-1 only: the last context position and every candidate token.
+    logits = model(ids.to(device), attention_mask=mask[:, None].to(device), position_ids=pos.to(device),
+                   num_logits_to_keep=T + 1).logits  # [B, T+1, vocab]
     first = logits[:, 0].float()  # position P-1 predicts every candidate's first token
     first_lp = first - first.logsumexp(-1, keepdim=True)
     first_greedy = first.argmax(-1)
@@ -185,12 +171,12 @@ def _score_batch(model, batch: list[_Unit], pad_id: int) -> list[tuple[int, int,
     return results
 
 
-def _max_length(model, max_length: Optional[int]) -> int:
+def _max_length(model, max_length: int | None) -> int:
     return int(max_length or model.config.max_position_embeddings)
 
 
-def score(model, questions: Sequence[Question], *, max_length: Optional[int] = None, batch_size: int = 32,
-          max_batch_tokens: int = 16384, pad_id: int = 0, progress: bool = True,
+def score(model, questions: Sequence[Question], *, max_length: int | None = None, batch_size: int = 32,
+          max_batch_tokens: int = 16384, pad_id: int = PAD_ID, progress: bool = True,
           desc: str = "scoring") -> list[list[tuple[float, bool]]]:
     """(log-likelihood, is_greedy) of every candidate of every question, with context reuse.
 
@@ -202,7 +188,7 @@ def score(model, questions: Sequence[Question], *, max_length: Optional[int] = N
     L = _max_length(model, max_length)
     _check(questions, L)
     units = _units(questions, L)
-    out: list[list[Optional[tuple[float, bool]]]] = [[None] * len(q.continuations) for q in questions]
+    out: list[list[tuple[float, bool] | None]] = [[None] * len(q.continuations) for q in questions]
     bar = tqdm(total=sum(len(q.continuations) for q in questions), desc=desc, unit="cand", disable=not progress,
                leave=False)
     for batch in _batches(units, batch_size, max_batch_tokens):
@@ -214,7 +200,7 @@ def score(model, questions: Sequence[Question], *, max_length: Optional[int] = N
 
 
 @torch.inference_mode()
-def score_plain(model, questions: Sequence[Question], *, max_length: Optional[int] = None, progress: bool = False,
+def score_plain(model, questions: Sequence[Question], *, max_length: int | None = None, progress: bool = False,
                 desc: str = "scoring (plain)") -> list[list[tuple[float, bool]]]:
     """The straightforward computation: one unbatched forward pass over context+candidate per candidate."""
     from tqdm.auto import tqdm

@@ -16,12 +16,14 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any
 
 import torch
 
+from ..constants import ENDOFTEXT_ID, PAD_ID
 from ..errors import UserError
 
 
@@ -65,8 +67,9 @@ def _is_indexed(path: Path) -> bool:
 
 def _indexed_docs(path: Path, tokenizer: Any, split: str) -> tuple[list[_Doc], str]:
     from ..data.indexed import IndexedDataset, read_manifest, shard_prefixes
+    from ._common import endoftext_id
 
-    eot = getattr(tokenizer, "endoftext_id", 2)
+    eot = endoftext_id(tokenizer)
     if path.is_dir() or path.name == "manifest.json":
         manifest = read_manifest(path)
         want = split
@@ -111,11 +114,11 @@ def _text_docs(texts: Iterable[str], tokenizer: Any) -> list[_Doc]:
     texts = list(texts)
     encode_batch = getattr(tokenizer, "encode_batch", None)
     ids = encode_batch(texts) if encode_batch else [tokenizer.encode(t) for t in texts]
-    return [_Doc(list(i), len(t), len(t.encode("utf-8"))) for t, i in zip(texts, ids)]
+    return [_Doc(list(i), len(t), len(t.encode("utf-8"))) for t, i in zip(texts, ids, strict=True)]
 
 
 def load_documents(texts_or_paths: Any, tokenizer: Any, *, text_field: str = "text", txt_mode: str = "line",
-                   split: str = "auto", max_documents: Optional[int] = None) -> tuple[list[_Doc], str]:
+                   split: str = "auto", max_documents: int | None = None) -> tuple[list[_Doc], str]:
     """Tokenized documents and a description of their source.
 
     `texts_or_paths`: a `Path`, or a list of `Path`s / strings. A string that names an existing file, folder or
@@ -188,9 +191,9 @@ def _score_windows(model, batch: list[_Window], pad_id: int) -> list[float]:
     return (lp.double() * keep.to(device)).sum(-1).tolist()
 
 
-def perplexity(model, tokenizer, texts_or_paths: Any, *, context: Optional[int] = None, stride: Optional[int] = None,
+def perplexity(model, tokenizer, texts_or_paths: Any, *, context: int | None = None, stride: int | None = None,
                max_batch_tokens: int = 4096, text_field: str = "text", txt_mode: str = "line", split: str = "auto",
-               max_documents: Optional[int] = None, progress: bool = True, dtype: str = "float32",
+               max_documents: int | None = None, progress: bool = True, dtype: str = "float32",
                device: str = "cpu") -> dict:
     """Sliding-window perplexity of `model` on documents; returns tokens, bits per character, perplexities.
 
@@ -229,7 +232,7 @@ def perplexity(model, tokenizer, texts_or_paths: Any, *, context: Optional[int] 
         width = len(wins[order[i]].inputs)
         n = max(1, max_batch_tokens // width)
         batch = [wins[j] for j in order[i:i + n]]
-        for w, lp in zip(batch, _score_windows(model, batch, pad_id(tokenizer))):
+        for w, lp in zip(batch, _score_windows(model, batch, pad_id(tokenizer)), strict=True):
             nll[w.doc] -= lp
         bar.update(sum(len(w.inputs) - w.first for w in batch))
         i += n
@@ -265,8 +268,8 @@ def perplexity(model, tokenizer, texts_or_paths: Any, *, context: Optional[int] 
     return out
 
 
-def per_document_nll(model, token_docs: Sequence[Sequence[int]], *, context: int, stride: int, eot: int = 2,
-                     pad_id: int = 0) -> list[float]:
+def per_document_nll(model, token_docs: Sequence[Sequence[int]], *, context: int, stride: int,
+                     eot: int = ENDOFTEXT_ID, pad_id: int = PAD_ID) -> list[float]:
     """Summed negative log-likelihood of each token list (after an <|endoftext|>), sliding-window, unbatched.
 
     A small helper for tests and notebooks: the same windows as `perplexity`, one forward pass per window.

@@ -10,6 +10,7 @@ then saves a checkpoint and returns normally.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -194,7 +195,7 @@ class Trainer:
         self.last_hf: Optional[Path] = None
         self.tokens_per_step = t.global_batch_size * seq_len
         self.flops_per_token = self.model_config.flops_per_token(seq_len)
-        self.peak, self.peak_source = peak_flops(self.device, self.dtype)
+        self.peak, self.peak_source = peak_flops(self.device)
 
     # --- helpers -----------------------------------------------------------------------------------------
     def _init_single_process_group(self) -> None:
@@ -215,11 +216,6 @@ class Trainer:
                 "model": self.model_config.to_hf_dict(), "config": self.cfg.to_dict(),
                 "tokenizer": self.data_tokenizer, "time": time.time()}
 
-    def _hf_tokenizer(self):
-        if self.tokenizer is not None:
-            return self.tokenizer
-        return None
-
     def save(self) -> Path:
         path = ckpt.save_checkpoint(self.out, self.step, self.root, self.optimizer, self._meta(), self.info,
                                     self.cfg.checkpoint.keep_last)
@@ -227,7 +223,7 @@ class Trainer:
         return path
 
     def export(self, folder: Path) -> Optional[Path]:
-        out = ckpt.export_hf(self.root, self.model_config, folder, self._hf_tokenizer(), self.info)
+        out = ckpt.export_hf(self.root, self.model_config, folder, self.tokenizer, self.info)
         if out is not None:
             self.last_hf = out
         return out
@@ -260,7 +256,7 @@ class Trainer:
                 # Reduce-scatter gradients once per step, on the last micro-batch.
                 self.root.set_requires_gradient_sync(last)
             batch = batch.to(self.device, non_blocking=True)
-            with (self.root.no_sync() if ddp and not last else _null()):
+            with (self.root.no_sync() if ddp and not last else contextlib.nullcontext()):
                 loss = self.root(batch)
                 (loss / len(batches)).backward()
             loss_sum += loss.detach().float()
@@ -436,14 +432,6 @@ class Trainer:
 
 def _fmt(x: Optional[float]) -> str:
     return "n/a" if x is None else f"{x:.4f}"
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def threading_main() -> bool:

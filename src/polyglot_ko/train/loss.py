@@ -1,4 +1,4 @@
-"""The training forward pass: the model's blocks, then a chunked, fused output-layer + cross-entropy.
+"""The training forward pass: the model's `hidden_states`, then a chunked, fused output-layer + cross-entropy.
 
 The output layer is the largest matmul of a small model (30080 x d) and its logits the largest tensor
 ([tokens, 30080] float32: 0.5 GB for 4096 tokens). A plain `F.cross_entropy(logits.float(), ...)` writes the
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..model import GPTNeoXForCausalLM, rotary_cos_sin
+from ..model import GPTNeoXForCausalLM
 
 # Rows of logits per chunk: 1024 x 30080 fp32 = 120 MB; smaller chunks make the matmuls less efficient.
 DEFAULT_CHUNK = 1024
@@ -81,8 +81,9 @@ def linear_cross_entropy(h: torch.Tensor, weight: torch.Tensor, targets: torch.T
 class CausalLMTrainingModule(nn.Module):
     """Wraps the model for training: `forward(tokens [B, T+1]) -> mean next-token loss` (float32 scalar).
 
-    The model's own blocks and weights are used unchanged (FSDP, activation checkpointing and compile wrap
-    them from outside); only the output layer + loss is computed the fused way. The wrapper is the FSDP root,
+    The model's own forward (`GPTNeoXForCausalLM.hidden_states`) and weights are used unchanged (FSDP,
+    activation checkpointing and compile wrap the blocks from outside); only the output layer + loss is
+    computed the fused way. The wrapper is the FSDP root,
     so its forward gathers the embeddings, final norm and output layer.
     """
 
@@ -91,18 +92,8 @@ class CausalLMTrainingModule(nn.Module):
         self.model = model
         self.chunk = chunk
 
-    def hidden_states(self, input_ids: torch.Tensor) -> torch.Tensor:
-        m = self.model
-        B, T = input_ids.shape
-        x = m.gpt_neox.embed_in(input_ids)
-        positions = torch.arange(T, device=input_ids.device).expand(B, T)
-        cos, sin = rotary_cos_sin(positions, m.config.rotary_ndims, m.config.rotary_emb_base, x.dtype)
-        for i, layer in enumerate(m.gpt_neox.layers):
-            x = layer(x, cos, sin, None, None, i)
-        return m.gpt_neox.final_layer_norm(x)
-
     def forward(self, tokens: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         inputs, targets = tokens[:, :-1], tokens[:, 1:]
-        h = self.hidden_states(inputs)
+        h = self.model.hidden_states(inputs)  # [B, T, d], after the final LayerNorm
         return linear_cross_entropy(h.reshape(-1, h.shape[-1]), self.model.embed_out.weight,
                                     targets.reshape(-1), chunk=self.chunk, reduction=reduction)

@@ -9,10 +9,9 @@ matmul (so CPU "MFU" is relative to what this machine's BLAS reaches, not to a d
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -24,7 +23,7 @@ PEAK_FLOPS_BF16 = [
     ("RTX 4090", 165e12), ("RTX 3090", 71e12), ("V100", 125e12), ("T4", 65e12),  # V100/T4: fp16
 ]
 
-_CPU_PEAK: Optional[float] = None
+_CPU_PEAK: float | None = None
 
 
 def measure_cpu_matmul_flops(n: int = 512, repeats: int = 5) -> float:
@@ -40,8 +39,9 @@ def measure_cpu_matmul_flops(n: int = 512, repeats: int = 5) -> float:
     return 2 * n**3 / times[len(times) // 2]
 
 
-def peak_flops(device: torch.device, dtype: torch.dtype = torch.bfloat16) -> tuple[float, str]:
-    """(peak FLOP/s of one device, where the number comes from)."""
+def peak_flops(device: torch.device) -> tuple[float, str]:
+    """(peak FLOP/s of one device, where the number comes from): GPUs by their bf16 datasheet rate whatever the
+    training dtype, CPUs by a measured float32 matmul."""
     global _CPU_PEAK
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
@@ -140,7 +140,7 @@ def read_metrics(path: Path) -> list[dict]:
     return out
 
 
-def plot_losses(metrics_path: Path, png_path: Path) -> Optional[Path]:
+def plot_losses(metrics_path: Path, png_path: Path) -> Path | None:
     """Train (per step) and validation loss curves to a PNG; None when matplotlib is missing."""
     try:
         import matplotlib
@@ -156,9 +156,9 @@ def plot_losses(metrics_path: Path, png_path: Path) -> Optional[Path]:
     valid = [(r["step"], r["loss"]) for r in recs if r.get("split") == "valid"]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     if train:
-        ax.plot(*zip(*train), label="train", linewidth=1)
+        ax.plot(*zip(*train, strict=True), label="train", linewidth=1)
     if valid:
-        ax.plot(*zip(*valid), "o-", label="validation")
+        ax.plot(*zip(*valid, strict=True), "o-", label="validation")
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats/token)")
     ax.grid(alpha=0.3)
@@ -170,17 +170,4 @@ def plot_losses(metrics_path: Path, png_path: Path) -> Optional[Path]:
     return Path(png_path)
 
 
-def now() -> float:
-    return time.perf_counter()
-
-
-def rss_gib() -> float:
-    try:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    except Exception:  # not on every platform
-        return float("nan")
-
-
-__all__ = ["MetricsLogger", "peak_flops", "plot_losses", "read_metrics", "measure_cpu_matmul_flops", "os"]
+__all__ = ["MetricsLogger", "peak_flops", "plot_losses", "read_metrics", "measure_cpu_matmul_flops"]
