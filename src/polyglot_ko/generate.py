@@ -25,8 +25,7 @@ from collections.abc import Callable, Iterator
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
-from typing import Sequence as Seq
+from typing import Any, Optional
 
 import torch
 
