@@ -444,3 +444,16 @@ def test_slow_body_gets_408_and_bad_limits_are_refused(gen):
                   b"Content-Length: 100\r\n\r\n{")  # ... and never the rest
         reply = c.recv(4096).decode()
     assert reply.startswith("HTTP/1.1 408") and "request_timeout" in reply
+
+
+def test_chat_prompts_come_from_the_model_folders_template(tiny_model_dir, gen):
+    """The folder's tokenizer_config.json carries the chat template; transformers renders what the server does."""
+    transformers = pytest.importorskip("transformers")
+    config = json.loads((tiny_model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert config["chat_template"] == gen.chat_template
+    hf = transformers.AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    messages = [{"role": "system", "content": "친절하게 답하세요."}, {"role": "user", "content": "서울은?"},
+                {"role": "assistant", "content": "수도입니다."}, {"role": "user", "content": "부산은?"}]
+    assert hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) == format_chat(
+        messages, gen.chat_template)
+    assert format_chat(messages).endswith("### 질문: 부산은?\n\n### 답변:")

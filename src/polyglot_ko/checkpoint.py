@@ -220,7 +220,9 @@ def generation_config_dict() -> dict:
 
 
 def _copy_tokenizer_files(src: Path, dest: Path) -> None:
-    """Copy a tokenizer folder's files; tokenizer_config.json gains `model_input_names` when it lacks them."""
+    """Copy a tokenizer folder's files; tokenizer_config.json gains what it lacks of `model_input_names` and
+    `chat_template` (a template of its own, e.g. from a fine-tune, is kept), as `PolyglotTokenizer.save` writes."""
+    from .chat_template import CHAT_TEMPLATE
     from .tokenizer import MODEL_INPUT_NAMES
 
     for name in TOKENIZER_FILES:
@@ -228,9 +230,10 @@ def _copy_tokenizer_files(src: Path, dest: Path) -> None:
             continue
         if name == "tokenizer_config.json":
             cfg = read_json(src / name, "restore the file from the tokenizer's source, or re-save the tokenizer")
-            if isinstance(cfg, dict) and "model_input_names" not in cfg:
+            if isinstance(cfg, dict) and not {"model_input_names", "chat_template"} <= set(cfg):
                 # transformers 4.x would otherwise return token_type_ids, which GPT-NeoX's generate rejects.
-                atomic_write_json(dest / name, {**cfg, "model_input_names": list(MODEL_INPUT_NAMES)})
+                atomic_write_json(dest / name, {"model_input_names": list(MODEL_INPUT_NAMES),
+                                                "chat_template": CHAT_TEMPLATE, **cfg})
                 continue
         shutil.copy2(src / name, dest / name)
 

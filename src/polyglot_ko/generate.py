@@ -29,6 +29,7 @@ from typing import Any, Optional
 
 import torch
 
+from .chat_template import CHAT_TEMPLATE
 from .constants import ENDOFTEXT_ID, PAD_ID
 from .errors import UserError
 from .model import KVCache
@@ -381,6 +382,8 @@ class Generator:
         self.vocab_size = min(self.vocab_size, model.config.vocab_size)
         self.max_context = model.config.max_position_embeddings
         self.endoftext_id = int(getattr(self.tokenizer, "endoftext_id", ENDOFTEXT_ID))
+        self.chat_template = CHAT_TEMPLATE
+        """The chat template chat prompts are rendered with (load_generator reads the model folder's)."""
         self._lock = threading.Lock()
 
     @property
@@ -525,7 +528,11 @@ def load_generator(path_or_hub_id: str | Path, dtype: str | torch.dtype = "float
         from .quantize import prepare_for_cpu_decoding
 
         prepare_for_cpu_decoding(model)
-    return Generator(model, tok, max_batch_size=max_batch_size)
+    gen = Generator(model, tok, max_batch_size=max_batch_size)
+    from .chat_template import template_from_folder
+
+    gen.chat_template = template_from_folder(folder)
+    return gen
 
 
 __all__ = ["Generator", "GenerationResult", "SamplingParams", "TextStream", "DecodeEngine", "DecodingSequence",

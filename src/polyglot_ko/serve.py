@@ -44,6 +44,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .chat_template import CHAT_TEMPLATE, render_chat
 from .errors import UserError
 from .sampling import SamplingParams
 
@@ -52,18 +53,10 @@ log = logging.getLogger("polyglot_ko.serve")
 CHAT_USER, CHAT_ASSISTANT = "### 질문:", "### 답변:"
 
 
-def format_chat(messages: list[dict]) -> str:
-    """The prompt for a list of {"role", "content"} messages (system, user, assistant), ending with "### 답변:"."""
-    parts: list[str] = []
-    for m in messages:
-        role, content = m["role"], m["content"].strip()
-        if role == "system":
-            parts.append(f"{content}\n\n")
-        elif role == "user":
-            parts.append(f"{CHAT_USER} {content}\n\n")
-        else:
-            parts.append(f"{CHAT_ASSISTANT} {content}\n\n")
-    return "".join(parts) + CHAT_ASSISTANT
+def format_chat(messages: list[dict], template: str | None = None) -> str:
+    """The generation prompt for {"role", "content"} messages under a chat template (default: ours, which ends
+    with "### 답변:"); the server uses the model folder's own (`Generator.chat_template`)."""
+    return render_chat(messages, add_generation_prompt=True, template=template or CHAT_TEMPLATE)
 
 
 # --- request schemas ---------------------------------------------------------------------------------------
@@ -626,7 +619,11 @@ class Service:
             max_tokens = min(self.limits.max_tokens, 256)
         params = self.sampling(req, max_tokens, stop_extra=(CHAT_USER,),
                                logprobs=(req.top_logprobs or 0) if req.logprobs else None)
-        prompts = await self.encode_all([format_chat([m.model_dump() for m in req.messages])])
+        try:
+            prompt = format_chat([m.model_dump() for m in req.messages], self.generator.chat_template)
+        except UserError as e:  # the model folder's template refused these messages (e.g. a role it lacks)
+            raise APIError(400, str(e), param="messages") from None
+        prompts = await self.encode_all([prompt])
         handles, events = await self.run_sequences(request, prompts, params, req.n)
         rid, now = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 

@@ -28,6 +28,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .chat_template import CHAT_TEMPLATE
 from .constants import (
     FIXED_SPECIAL_TOKENS,
     MODEL_MAX_LENGTH,
@@ -330,6 +331,8 @@ class PolyglotTokenizer:
             # GPT-NeoX takes no token_type_ids; transformers 4.x's PreTrainedTokenizerFast returns them by default,
             # and `model.generate(**tokenizer(text, return_tensors="pt"))` then fails on the unexpected input.
             "model_input_names": list(MODEL_INPUT_NAMES),
+            # One chat format for serving, fine-tuning, apply_chat_template, vLLM/TGI and GGUF (chat_template.py).
+            "chat_template": CHAT_TEMPLATE,
         }
         return config, special_map
 

@@ -115,7 +115,8 @@ def test_folder_still_loads_with_card(tiny, tmp_path, reference_tokenizer_dir):
     cfg = json.loads((folder / "tokenizer_config.json").read_text())
     assert cfg["model_input_names"] == ["input_ids", "attention_mask"]
     original = json.loads((reference_tokenizer_dir / "tokenizer_config.json").read_text())
-    assert {k: v for k, v in cfg.items() if k != "model_input_names"} == original
+    assert cfg["chat_template"].startswith("{#- Polyglot-Ko KoAlpaca-style chat")
+    assert {k: v for k, v in cfg.items() if k not in ("model_input_names", "chat_template")} == original
     import torch
 
     again = load_model(folder)

@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def template_tokenizer_dir(reference_tokenizer_dir, tmp_path_factory):
-    from polyglot_ko.finetune.template import save_template
+    from polyglot_ko.chat_template import save_template
 
     out = tmp_path_factory.mktemp("tokenizer-with-template")
     for p in reference_tokenizer_dir.iterdir():

@@ -7,9 +7,7 @@ import json
 
 import pytest
 
-from polyglot_ko.errors import UserError
-from polyglot_ko.finetune.data import tokenize_messages
-from polyglot_ko.finetune.template import (
+from polyglot_ko.chat_template import (
     CHAT_TEMPLATE,
     assistant_spans,
     render_chat,
@@ -17,7 +15,8 @@ from polyglot_ko.finetune.template import (
     save_template,
     template_from_folder,
 )
-from polyglot_ko.serve import format_chat
+from polyglot_ko.errors import UserError
+from polyglot_ko.finetune.data import tokenize_messages
 
 SYSTEM = {"role": "system", "content": "  너는 친절하고 정확한 한국어 비서야.\n"}
 CHATS = {
@@ -59,6 +58,20 @@ def test_labels_equal_transformers_assistant_mask(hf_tokenizer, tok, name):
     assert ids == list(out["input_ids"])
     assert [int(label != -100) for label in labels] == list(out["assistant_masks"])
     assert sum(out["assistant_masks"]) > 0
+
+
+def format_chat(messages: list[dict]) -> str:
+    """The KoAlpaca prompt format the server documented (and built by hand) before it used the template."""
+    parts: list[str] = []
+    for m in messages:
+        role, content = m["role"], m["content"].strip()
+        if role == "system":
+            parts.append(f"{content}\n\n")
+        elif role == "user":
+            parts.append(f"### 질문: {content}\n\n")
+        else:
+            parts.append(f"### 답변: {content}\n\n")
+    return "".join(parts) + "### 답변:"
 
 
 @pytest.mark.parametrize("name", sorted(CHATS))

@@ -15,7 +15,7 @@ import torch
 
 from polyglot_ko.errors import UserError
 from polyglot_ko.train import pretrain
-from polyglot_ko.train.checkpointing import KILL_ENV, list_checkpoints
+from polyglot_ko.train.train_state import KILL_ENV, list_checkpoints
 from polyglot_ko.train.metrics import read_metrics
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -76,7 +76,7 @@ def run(args: dict) -> int:
     from ..train.config import apply_overrides, dump_recipe, load_recipe
 
     if args["export_hf"]:
-        from ..train.checkpointing import export_checkpoint
+        from ..train.train_state import export_checkpoint
 
         if not args["out"]:
             raise UserError("--export-hf needs --out DEST (the Hugging Face folder to write)")

@@ -46,7 +46,7 @@ from typing import Any
 
 from ..constants import FIXED_SPECIAL_TOKENS, MODEL_MAX_LENGTH
 from ..errors import UserError
-from .template import CHAT_TEMPLATE, render_chat_with_spans
+from ..chat_template import CHAT_TEMPLATE, render_chat_with_spans
 
 IGNORE_INDEX = -100
 ROLES = ("system", "user", "assistant")

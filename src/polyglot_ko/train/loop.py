@@ -25,7 +25,7 @@ import torch.distributed as dist
 from ..config import ModelConfig
 from ..errors import UserError
 from ..io_utils import atomic_write_json, atomic_write_text, check_output_path
-from . import checkpointing as ckpt
+from . import train_state as ckpt
 from .config import (
     TrainConfig,
     apply_overrides,

@@ -1,5 +1,5 @@
 """Hostile command lines for every subcommand: each ends with a one-line `error:` and a non-zero status, never a
-traceback or a hang, and leaves nothing half-written (hardening). Cases: tests/cli_cases.py."""
+traceback or a hang, and leaves nothing half-written (hardening). Cases: tests/cli/cli_cases.py."""
 
 from __future__ import annotations
 

@@ -42,14 +42,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..constants import FIXED_SPECIAL_TOKENS
-from ..errors import UserError
+from .constants import FIXED_SPECIAL_TOKENS
+from .errors import UserError
 
 USER_PREFIX, ASSISTANT_PREFIX = "### 질문:", "### 답변:"
 END_OF_ANSWER = FIXED_SPECIAL_TOKENS["endoftext"]  # "<|endoftext|>", id 2
 TEMPLATE_FILE = "chat_template.jinja"
 
-CHAT_TEMPLATE = r"""{#- Polyglot-Ko KoAlpaca-style chat (polyglot_ko.finetune.template). -#}
+CHAT_TEMPLATE = r"""{#- Polyglot-Ko KoAlpaca-style chat (polyglot_ko.chat_template). -#}
 {%- for message in messages -%}
     {%- if message['content'] is not string -%}
         {{- raise_exception('chat template: message ' ~ loop.index0 ~ ' has no string content') -}}
@@ -227,7 +227,7 @@ def template_from_folder(folder: str | os.PathLike) -> str:
     """The chat template of a model or tokenizer folder: chat_template.jinja if present, else tokenizer_config.json's
     `chat_template` (a string, or transformers' list of {name, template} with the "default" one), else
     `CHAT_TEMPLATE`. The template found is compiled once, so a broken one fails here with a `UserError`."""
-    from ..io_utils import read_json
+    from .io_utils import read_json
 
     folder = Path(os.path.expanduser(str(folder)))
     if not folder.is_dir():
@@ -266,7 +266,7 @@ def add_template_to_config(config: dict, template: str = CHAT_TEMPLATE) -> dict:
 
 def save_template(folder: str | os.PathLike, template: str = CHAT_TEMPLATE) -> Path:
     """Write `template` into `folder`/tokenizer_config.json's `chat_template` (atomically; other keys kept)."""
-    from ..io_utils import atomic_write_json, read_json
+    from .io_utils import atomic_write_json, read_json
 
     path = Path(folder) / "tokenizer_config.json"
     config = read_json(path, "restore the file or re-save the tokenizer") if path.is_file() else {}

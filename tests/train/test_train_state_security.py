@@ -18,7 +18,7 @@ import torch
 from polyglot_ko.config import ModelConfig
 from polyglot_ko.errors import UserError
 from polyglot_ko.model import GPTNeoXForCausalLM
-from polyglot_ko.train.checkpointing import _training_state, export_checkpoint, load_checkpoint, save_checkpoint
+from polyglot_ko.train.train_state import _training_state, export_checkpoint, load_checkpoint, save_checkpoint
 from polyglot_ko.train.loss import CausalLMTrainingModule
 from polyglot_ko.train.parallel import DistInfo
 

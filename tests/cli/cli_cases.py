@@ -1,4 +1,4 @@
-"""Hostile command lines for every subcommand (shared by tests/test_fuzz_cli.py): the cases hostile testing found,
+"""Hostile command lines for every subcommand (shared by tests/cli/test_fuzz_cli.py): the cases hostile testing found,
 as classes of defect, plus seeded generated ones."""
 
 from __future__ import annotations
