@@ -205,6 +205,26 @@ def test_load_generator_with_adapter(trained, tiny_model_dir):
     assert (logits(gen.model) - logits(model)).abs().max().item() <= TOL
 
 
+def test_save_adapter_config_fields_and_relative_base(trained, tiny_model_dir, tmp_path, monkeypatch):
+    import os
+
+    model, _, _ = trained
+    folder = tmp_path / "adapter"
+    base = os.path.relpath(tiny_model_dir, folder)  # relative to the adapter folder, not to the current one
+    save_adapter(model, folder, base_model_name_or_path=base, revision="main")
+    cfg = json.loads((folder / "adapter_config.json").read_text())
+    assert (cfg["base_model_name_or_path"], cfg["revision"]) == (base, "main")
+    monkeypatch.chdir("/")
+    assert (logits(load_model(folder)) - logits(model)).abs().max().item() <= TOL
+    with pytest.raises(UserError) as e:
+        save_adapter(model, tmp_path / "other", base_model_name_or_path=base, r=16)
+    assert "r=16" in one_line_error(e) and "r=4" in str(e.value)
+    with pytest.raises(UserError) as e:
+        save_adapter(model, tmp_path / "other", base_model_name_or_path=base, rank=16)
+    assert "rank=16" in one_line_error(e)
+    assert not (tmp_path / "other").exists()
+
+
 @pytest.mark.parametrize("targets, needle", [(("q_proj",), "'q_proj'"), ((), "targets=[]"),
                                              ("embed_out", "'embed_out'")])
 def test_bad_targets(targets, needle):
@@ -278,8 +298,7 @@ def test_adapter_for_another_base_shape(trained, change):
 
 
 def test_qlora_needs_bitsandbytes_and_a_gpu():
-    if torch.cuda.is_available():
-        pytest.skip("a CUDA GPU is visible: the CPU message does not apply")
+    # a CPU model or device is refused whether or not bitsandbytes or a GPU is present
     with pytest.raises(UserError) as e:
         check_qlora_supported("cpu")
     message = one_line_error(e)
