@@ -167,10 +167,26 @@ def _iter_tensors(kind: str, files: list[Path]) -> Iterator[tuple[str, torch.Ten
 
 
 def load_model(path_or_hub_id: str | Path, dtype: str | torch.dtype | None = "float32",
-               device: str | torch.device = "cpu", revision: str | None = None) -> GPTNeoXForCausalLM:
-    """Load a GPT-NeoX (Polyglot-Ko) model folder or hub id; every tensor is checked against config.json."""
+               device: str | torch.device = "cpu", revision: str | None = None,
+               adapter: str | Path | None = None, merge_adapter: bool = True) -> GPTNeoXForCausalLM:
+    """Load a GPT-NeoX (Polyglot-Ko) model folder or hub id; every tensor is checked against config.json.
+
+    `adapter`: a LoRA adapter folder or hub id (peft's adapter_config.json + adapter_model.safetensors) to attach;
+    with `merge_adapter` (the default) it is folded into the weights at load, leaving a plain model as fast as the
+    base, else its LoRA layers stay (`finetune.lora`). `path_or_hub_id` may itself be an adapter folder: the base
+    is then its adapter_config.json's `base_model_name_or_path`.
+    """
     folder = resolve_folder(path_or_hub_id, revision=revision, what="model",
                             allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
+    if not (folder / "config.json").is_file() and (folder / "adapter_config.json").is_file():
+        from .finetune.lora import adapter_base
+
+        if adapter is not None:
+            raise UserError(f"{folder} is itself a LoRA adapter folder; pass its base model as path_or_hub_id with "
+                            f"adapter={str(adapter)!r}, or drop adapter")
+        base, base_revision = adapter_base(folder)
+        return load_model(base, dtype=dtype, device=device, revision=base_revision, adapter=folder,
+                          merge_adapter=merge_adapter)
     if not (folder / "config.json").is_file():
         raise UserError(f"{folder} has no config.json; pass a Hugging Face model folder")
     config = ModelConfig.from_json_file(folder / "config.json")
@@ -200,6 +216,12 @@ def load_model(path_or_hub_id: str | Path, dtype: str | torch.dtype | None = "fl
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         raise UserError(f"{folder}: missing tensor(s) {', '.join(missing[:3])}{more}; the checkpoint is incomplete")
     model.load_state_dict(state, assign=True, strict=True)
+    if adapter is not None:
+        from .finetune import lora
+
+        lora.load_adapter(model, adapter)
+        if merge_adapter:
+            lora.merge_adapter(model)
     model.eval()
     return model
 

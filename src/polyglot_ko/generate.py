@@ -502,7 +502,7 @@ class TextStream:
 def load_generator(path_or_hub_id: str | Path, dtype: str | torch.dtype = "float32", device: str = "cpu",
                    tokenizer: Optional[str | Path | Any] = None, max_batch_size: int = 16,
                    quantize: Optional[str] = None, revision: Optional[str] = None,
-                   cpu_fast_linear: bool = True) -> Generator:
+                   cpu_fast_linear: bool = True, adapter: Optional[str | Path] = None) -> Generator:
     """Load a model folder or hub id (and the tokenizer saved with it) into a `Generator`.
 
     `dtype`: float32, bfloat16 or float16. `device`: "cpu", "cuda", ... `tokenizer`: another tokenizer
@@ -515,7 +515,7 @@ def load_generator(path_or_hub_id: str | Path, dtype: str | torch.dtype = "float
 
     folder = resolve_folder(path_or_hub_id, revision=revision, what="model",
                             allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
-    model = load_model(folder, dtype=dtype, device=device)
+    model = load_model(folder, dtype=dtype, device=device, adapter=adapter)  # adapter: a LoRA folder, merged
     if tokenizer is None or isinstance(tokenizer, (str, Path)):
         tok = load_tokenizer_for(resolve_folder(tokenizer, what="tokenizer") if tokenizer is not None else folder)
     else:

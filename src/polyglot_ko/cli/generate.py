@@ -52,7 +52,8 @@ def add_model_options(parser, batch_flag: str, batch_help: str) -> None:
         "dtype": Flag(choices=DTYPES, help="weights and compute dtype"),
         "device": Flag(help="cpu, cuda, cuda:1, ..."),
         "quantize": Flag(choices=("int8",), help="int8 weight-only linears (CPU)"),
-        "max_batch_size": Flag(names=(batch_flag,), help=batch_help)})
+        "max_batch_size": Flag(names=(batch_flag,), help=batch_help),
+        "adapter": Flag(type=str | None, help="LoRA adapter folder (peft format) to apply to the model")})
 
 
 def add_arguments(parser) -> None:
@@ -152,7 +153,7 @@ def run(args: dict) -> int:
     prompts = _read_prompts(args)
     if not prompts and not args["interactive"]:
         raise UserError("no prompt given; pass prompt text, --file FILE, pipe prompts on stdin, or use --interactive")
-    gen = load_generator(args["path_or_hub_id"], dtype=args["dtype"], device=args["device"],
+    gen = load_generator(args["path_or_hub_id"], dtype=args["dtype"], device=args["device"], adapter=args["adapter"],
                          tokenizer=args["tokenizer"], max_batch_size=args["max_batch_size"], quantize=args["quantize"])
     params = _params(gen, args)
     if args["interactive"]:

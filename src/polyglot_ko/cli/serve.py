@@ -61,7 +61,7 @@ def run(args: dict) -> int:
     if host not in ("127.0.0.1", "localhost", "::1") and api_key is None:
         print(f"warning: binding {host} without --api-key: anyone who can reach this port can use the model",
               file=sys.stderr)
-    gen = load_generator(args["path_or_hub_id"], dtype=args["dtype"], device=args["device"],
+    gen = load_generator(args["path_or_hub_id"], dtype=args["dtype"], device=args["device"], adapter=args["adapter"],
                          tokenizer=args["tokenizer"], max_batch_size=args["max_batch_size"], quantize=args["quantize"])
     name = args["model_name"] or Path(str(args["path_or_hub_id"]).rstrip("/")).name
     limits = ServerLimits(max_prompt_tokens=args["max_prompt_tokens"] or gen.max_context - 1,
