@@ -15,7 +15,8 @@ the same 32-token prompt (real vocabulary ids, every row identical) is decoded g
 - transformers, generate: `model.generate(do_sample=False, min_new_tokens=N, max_new_tokens=N)`.
 
 Variants run interleaved, `--repeats` times, and the best repeat is kept (the machine is shared: other jobs
-slow some repeats by up to 20x; medians and every repeat are in the JSON; only same-run ratios mean anything). Decode tokens/s counts tokens after the first (prefill excluded).
+slow some repeats by up to 20x; medians and every repeat are in the JSON; only same-run ratios mean anything).
+Decode tokens/s counts tokens after the first (prefill excluded).
 The floor is the weight bytes one decode step must read (all linear weights and the output layer) divided by
 the copy bandwidth measured in the same run. Results: benchmarks/results/decode.json and .md.
 """
@@ -115,9 +116,16 @@ def hf_loop(hf, ids: torch.Tensor, new: int) -> tuple[float, float, list[list[in
 @torch.inference_mode()
 def hf_generate(hf, ids: torch.Tensor, new: int) -> tuple[float, list[list[int]]]:
     t = time.perf_counter()
-    out = hf.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=new,
-                      min_new_tokens=new, pad_token_id=0, eos_token_id=2)
-    return time.perf_counter() - t, out[:, ids.shape[1]:].tolist()
+    out = hf.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        do_sample=False,
+        max_new_tokens=new,
+        min_new_tokens=new,
+        pad_token_id=0,
+        eos_token_id=2,
+    )
+    return time.perf_counter() - t, out[:, ids.shape[1] :].tolist()
 
 
 def ours_generate(gen: Generator, ids: torch.Tensor, new: int) -> tuple[float, float, list[list[int]]]:
@@ -161,7 +169,7 @@ def main() -> int:
     with torch.no_grad():
         # Random padding rows (ids >= 30003) would win some argmaxes; our generator never picks them, so zero
         # them (logit 0, below the real rows' maximum) to make every variant's greedy tokens comparable.
-        model.embed_out.weight[model.config.tokenizer_vocab_size:] = 0
+        model.embed_out.weight[model.config.tokenizer_vocab_size :] = 0
     save_model(model, folder, tokenizer=tokenizer_folder(tmp), max_shard_size="10GB")
     del model
     gc.collect()
@@ -174,19 +182,42 @@ def main() -> int:
     g = torch.Generator().manual_seed(0)
     prompt = torch.randint(260, 30000, (1, args.prompt_tokens), generator=g)
     fast = None
-    results: dict = {"preset": args.preset, "parameters": ours.num_parameters(), "dtype": "float32",
-                     "prompt_tokens": args.prompt_tokens, "new_tokens": args.new_tokens, "repeats": args.repeats,
-                     "threads": torch.get_num_threads(), "torch": torch.__version__,
-                     "transformers": transformers.__version__, "machine": platform.processor() or platform.machine(),
-                     "note": "shared 2-core machine; compare ratios within this run only",
-                     "load_average_at_start": os.getloadavg()[0],
-                     "copy_bandwidth_GBps": bw / 1e9, "decode_weight_bytes": weight_bytes,
-                     "floor_ms_per_step": floor_ms, "batches": {}}
+    results: dict = {
+        "preset": args.preset,
+        "parameters": ours.num_parameters(),
+        "dtype": "float32",
+        "prompt_tokens": args.prompt_tokens,
+        "new_tokens": args.new_tokens,
+        "repeats": args.repeats,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "machine": platform.processor() or platform.machine(),
+        "note": "shared 2-core machine; compare ratios within this run only",
+        "load_average_at_start": os.getloadavg()[0],
+        "copy_bandwidth_GBps": bw / 1e9,
+        "decode_weight_bytes": weight_bytes,
+        "floor_ms_per_step": floor_ms,
+        "batches": {},
+    }
     for B in args.batch:
         ids = prompt.expand(B, -1).contiguous()
-        t: dict[str, list[float]] = {k: [] for k in ("ours_prefill", "ours_loop", "ours_gen_total", "ours_gen_decode",
-                                                     "fast_loop", "fast_gen_total", "fast_gen_decode",
-                                                     "hf_prefill", "hf_loop", "hf_generate", "int8_loop")}
+        t: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "ours_prefill",
+                "ours_loop",
+                "ours_gen_total",
+                "ours_gen_decode",
+                "fast_loop",
+                "fast_gen_total",
+                "fast_gen_decode",
+                "hf_prefill",
+                "hf_loop",
+                "hf_generate",
+                "int8_loop",
+            )
+        }
         agree = {}
         gen = Generator(ours, tok, max_batch_size=max(B, 1)) if tok is not None else None
         for r in range(args.repeats):
@@ -216,8 +247,11 @@ def main() -> int:
                 t["fast_gen_total"].append(total)
                 t["fast_gen_decode"].append(dec)
             prepare_for_cpu_decoding(ours, undo=True)
-            print(f"batch {B} repeat {r + 1}/{args.repeats}: " + ", ".join(
-                f"{k} {v[-1]:.3f}s" for k, v in t.items() if v), flush=True)
+            print(
+                f"batch {B} repeat {r + 1}/{args.repeats}: "
+                + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in t.items() if v),
+                flush=True,
+            )
         if args.int8:
             q = quantize_model(load_model(folder), "int8")
             for _ in range(args.repeats):
@@ -231,12 +265,21 @@ def main() -> int:
         med = {k: min(v) for k, v in t.items() if v}
         n_dec = B * (args.new_tokens - 1)
         n_all = B * args.new_tokens
-        row = {"best_seconds": med, "median_seconds": {k: statistics.median(v) for k, v in t.items() if v},
-               "all_seconds": {k: v for k, v in t.items() if v}, "tokens_agree": agree}
-        row["prefill_tok_s"] = {"ours": B * args.prompt_tokens / med["ours_prefill"],
-                                "transformers": B * args.prompt_tokens / med["hf_prefill"]}
-        dec = {"ours_loop": n_dec / med["ours_loop"], "ours_fast_loop": n_dec / med["fast_loop"],
-               "transformers_loop": n_dec / med["hf_loop"]}
+        row = {
+            "best_seconds": med,
+            "median_seconds": {k: statistics.median(v) for k, v in t.items() if v},
+            "all_seconds": {k: v for k, v in t.items() if v},
+            "tokens_agree": agree,
+        }
+        row["prefill_tok_s"] = {
+            "ours": B * args.prompt_tokens / med["ours_prefill"],
+            "transformers": B * args.prompt_tokens / med["hf_prefill"],
+        }
+        dec = {
+            "ours_loop": n_dec / med["ours_loop"],
+            "ours_fast_loop": n_dec / med["fast_loop"],
+            "transformers_loop": n_dec / med["hf_loop"],
+        }
         if "ours_gen_decode" in med:
             dec["ours_generate"] = n_dec / med["ours_gen_decode"]
             dec["ours_fast_generate"] = n_dec / med["fast_gen_decode"]
@@ -256,10 +299,14 @@ def main() -> int:
         }
         if "hf_generate" in med and "ours_gen_total" in med:
             best_gen = max(row["generate_tok_s"]["ours_generate"], row["generate_tok_s"]["ours_fast_generate"])
-            row["ratios"]["generate_vs_transformers_generate (target 1.5)"] = \
+            row["ratios"]["generate_vs_transformers_generate (target 1.5)"] = (
                 best_gen / row["generate_tok_s"]["transformers_generate"]
-        step_ms = {k: 1e3 * med[k] / (args.new_tokens - 1) for k in ("ours_loop", "fast_loop", "hf_loop", "int8_loop")
-                   if k in med}
+            )
+        step_ms = {
+            k: 1e3 * med[k] / (args.new_tokens - 1)
+            for k in ("ours_loop", "fast_loop", "hf_loop", "int8_loop")
+            if k in med
+        }
         row["ms_per_step"] = step_ms
         row["ms_per_step_over_floor"] = {k: v / floor_ms for k, v in step_ms.items()}
         results["batches"][str(B)] = row
@@ -277,20 +324,28 @@ def main() -> int:
 
 
 def render_md(all_results: dict) -> str:
-    lines = ["# Decode benchmark (benchmarks/bench_decode.py)", "",
-             "Greedy, float32, same weights and prompt for every variant; best of interleaved repeats on a "
-             "shared 2-core CPU (compare ratios within a row only). Decode tok/s excludes the prefill.", ""]
+    lines = [
+        "# Decode benchmark (benchmarks/bench_decode.py)",
+        "",
+        "Greedy, float32, same weights and prompt for every variant; best of interleaved repeats on a "
+        "shared 2-core CPU (compare ratios within a row only). Decode tok/s excludes the prefill.",
+        "",
+    ]
     for preset, r in all_results.items():
-        lines += [f"## {preset} ({r['parameters']:,} parameters), prompt {r['prompt_tokens']}, "
-                  f"{r['new_tokens']} new tokens, {r['threads']} threads", "",
-                  f"1-min load average {r.get('load_average_at_start', float('nan')):.1f} at start, "
-                  f"{r.get('load_average_at_end', float('nan')):.1f} at end (other engineers' jobs share the memory bus). "
-                  f"Copy bandwidth {r['copy_bandwidth_GBps']:.1f} GB/s; a decode step reads "
-                  f"{r['decode_weight_bytes'] / 1e9:.3f} GB of weights: floor {r['floor_ms_per_step']:.1f} ms/step.", "",
-                  "| batch | prefill tok/s ours / HF | decode tok/s: ours loop | ours fast loop | HF loop | ours generate "
-                  "| HF generate (end to end) | ours generate (end to end) | decode vs HF loop | generate vs HF generate "
-                  "| ms/step ours (fast) / floor |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {preset} ({r['parameters']:,} parameters), prompt {r['prompt_tokens']}, "
+            f"{r['new_tokens']} new tokens, {r['threads']} threads",
+            "",
+            f"1-min load average {r.get('load_average_at_start', float('nan')):.1f} at start, "
+            f"{r.get('load_average_at_end', float('nan')):.1f} at end (other engineers' jobs share the memory bus). "
+            f"Copy bandwidth {r['copy_bandwidth_GBps']:.1f} GB/s; a decode step reads "
+            f"{r['decode_weight_bytes'] / 1e9:.3f} GB of weights: floor {r['floor_ms_per_step']:.1f} ms/step.",
+            "",
+            "| batch | prefill tok/s ours / HF | decode tok/s: ours loop | ours fast loop | HF loop | ours generate "
+            "| HF generate (end to end) | ours generate (end to end) | decode vs HF loop | generate vs HF generate "
+            "| ms/step ours (fast) / floor |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for B, row in r["batches"].items():
             d, gt, ra = row["decode_tok_s"], row.get("generate_tok_s", {}), row["ratios"]
             ms = row["ms_per_step"]
@@ -298,16 +353,22 @@ def render_md(all_results: dict) -> str:
                 f"| {B} | {row['prefill_tok_s']['ours']:.0f} / {row['prefill_tok_s']['transformers']:.0f} "
                 f"| {d['ours_loop']:.1f} | {d['ours_fast_loop']:.1f} | {d['transformers_loop']:.1f} "
                 f"| {d.get('ours_fast_generate', float('nan')):.1f} "
-                f"| {gt.get('transformers_generate', float('nan')):.1f} | {gt.get('ours_fast_generate', float('nan')):.1f} "
+                f"| {gt.get('transformers_generate', float('nan')):.1f} "
+                f"| {gt.get('ours_fast_generate', float('nan')):.1f} "
                 f"| {ra['decode_vs_transformers_loop (target 1.2)']:.2f}x "
                 f"| {ra.get('generate_vs_transformers_generate (target 1.5)', float('nan')):.2f}x "
-                f"| {ms['ours_loop']:.1f} ({ms['fast_loop']:.1f}) / {r['floor_ms_per_step']:.1f} |")
+                f"| {ms['ours_loop']:.1f} ({ms['fast_loop']:.1f}) / {r['floor_ms_per_step']:.1f} |"
+            )
             if "ours_int8_loop" in d:
-                lines.append(f"| {B} int8 | | {d['ours_int8_loop']:.1f} (int8 loop) | | | | | | "
-                             f"{d['ours_int8_loop'] / d['transformers_loop']:.2f}x | | {ms['int8_loop']:.1f} |")
+                lines.append(
+                    f"| {B} int8 | | {d['ours_int8_loop']:.1f} (int8 loop) | | | | | | "
+                    f"{d['ours_int8_loop'] / d['transformers_loop']:.2f}x | | {ms['int8_loop']:.1f} |"
+                )
         lines.append("")
-        lines.append("Tokens agree with transformers (greedy): " + ", ".join(
-            f"batch {B}: {row['tokens_agree']}" for B, row in r["batches"].items()))
+        lines.append(
+            "Tokens agree with transformers (greedy): "
+            + ", ".join(f"batch {B}: {row['tokens_agree']}" for B, row in r["batches"].items())
+        )
         lines.append("")
     return "\n".join(lines) + "\n"
 

@@ -48,8 +48,17 @@ def run_ours(model_dir, data_dir, limit, shots, protocol, prefix_reuse=True):
     from polyglot_ko.eval.kobest import evaluate_kobest
 
     t = time.perf_counter()
-    r = evaluate_kobest(str(model_dir), None, TASKS, [shots], data_dir, limit, protocol=protocol,
-                        prefix_reuse=prefix_reuse, progress=False)
+    r = evaluate_kobest(
+        str(model_dir),
+        None,
+        TASKS,
+        [shots],
+        data_dir,
+        limit,
+        protocol=protocol,
+        prefix_reuse=prefix_reuse,
+        progress=False,
+    )
     return time.perf_counter() - t, {task: r["results"][task][str(shots)] for task in TASKS}
 
 
@@ -58,13 +67,25 @@ def run_lm_eval(model_type, model_dir, task_manager, limit, shots, batch_size):
 
     args = f"pretrained={model_dir}" + (",dtype=float32" if model_type == "hf" else "")
     t = time.perf_counter()
-    r = lm_eval.simple_evaluate(model=model_type, model_args=args, tasks=TASKS, num_fewshot=shots, limit=limit,
-                                task_manager=task_manager, batch_size=batch_size, device="cpu")
+    r = lm_eval.simple_evaluate(
+        model=model_type,
+        model_args=args,
+        tasks=TASKS,
+        num_fewshot=shots,
+        limit=limit,
+        task_manager=task_manager,
+        batch_size=batch_size,
+        device="cpu",
+    )
     elapsed = time.perf_counter() - t
     metrics = {}
     for task in TASKS:
         res = r["results"][task]
-        metrics[task] = {"macro_f1": res["f1,none"], "acc": res["acc,none"], "n": int(r["n-samples"][task]["effective"])}
+        metrics[task] = {
+            "macro_f1": res["f1,none"],
+            "acc": res["acc,none"],
+            "n": int(r["n-samples"][task]["effective"]),
+        }
         if "acc_norm,none" in res:
             metrics[task]["acc_norm"] = res["acc_norm,none"]
     return elapsed, metrics
@@ -121,16 +142,21 @@ def main() -> int:
                 metrics[name] = m
                 print(f"rep {rep} {name}: {t:.1f} s", flush=True)
         med = {k: statistics.median(v) for k, v in times.items()}
-        identical = {"lm_eval_hf": same_metrics(metrics["ours"], metrics["lm_eval_hf"]),
-                     "lm_eval_polyglot_ko": same_metrics(metrics["ours"], metrics["lm_eval_polyglot_ko"])}
+        identical = {
+            "lm_eval_hf": same_metrics(metrics["ours"], metrics["lm_eval_hf"]),
+            "lm_eval_polyglot_ko": same_metrics(metrics["ours"], metrics["lm_eval_polyglot_ko"]),
+        }
 
         throughput = {}
         for shots in (0, 50):
             for reuse in (True, False):
                 t, m = run_ours(model_dir, args.data_dir, args.throughput_limit, shots, "polyglot", reuse)
                 n = sum(v["n"] for v in m.values())
-                throughput[f"{shots}-shot {'reuse' if reuse else 'plain'}"] = {"seconds": t, "examples": n,
-                                                                                "examples_per_s": n / t}
+                throughput[f"{shots}-shot {'reuse' if reuse else 'plain'}"] = {
+                    "seconds": t,
+                    "examples": n,
+                    "examples_per_s": n / t,
+                }
                 print(f"{shots}-shot reuse={reuse}: {n / t:.2f} examples/s", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -149,10 +175,12 @@ def main() -> int:
         "identical_metrics": identical,
         "metrics_5shot": metrics["ours"],
         "throughput": throughput,
-        "reuse_speedup_0shot": throughput["0-shot reuse"]["examples_per_s"] / throughput["0-shot plain"]["examples_per_s"],
-        "reuse_speedup_50shot": throughput["50-shot reuse"]["examples_per_s"] / throughput["50-shot plain"]["examples_per_s"],
+        "reuse_speedup_0shot": throughput["0-shot reuse"]["examples_per_s"]
+        / throughput["0-shot plain"]["examples_per_s"],
+        "reuse_speedup_50shot": throughput["50-shot reuse"]["examples_per_s"]
+        / throughput["50-shot plain"]["examples_per_s"],
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                   f"{torch.get_num_threads()} threads; shared with other jobs during the run",
+        f"{torch.get_num_threads()} threads; shared with other jobs during the run",
     }
     out = Path(args.out)
     from polyglot_ko.io_utils import atomic_write_json, atomic_write_text
@@ -168,10 +196,12 @@ def main() -> int:
         "",
         "| runner | seconds (median) | vs lm_eval --model hf | metrics identical to ours |",
         "|---|---|---|---|",
-        f"| polyglot-ko evaluate --protocol lm-eval-0.4 | {med['ours']:.1f} | {result['speedup_vs_lm_eval_hf']:.2f}x | - |",
+        f"| polyglot-ko evaluate --protocol lm-eval-0.4 | {med['ours']:.1f} | "
+        f"{result['speedup_vs_lm_eval_hf']:.2f}x | - |",
         f"| lm_eval --model polyglot-ko | {med['lm_eval_polyglot_ko']:.1f} | "
         f"{result['speedup_lm_eval_polyglot_ko_vs_hf']:.2f}x | {identical['lm_eval_polyglot_ko']} |",
-        f"| lm_eval --model hf (batch {args.hf_batch_size}) | {med['lm_eval_hf']:.1f} | 1.00x | {identical['lm_eval_hf']} |",
+        f"| lm_eval --model hf (batch {args.hf_batch_size}) | {med['lm_eval_hf']:.1f} | 1.00x | "
+        f"{identical['lm_eval_hf']} |",
         "",
         f"Throughput of our scorer, cards' protocol, five tasks x {args.throughput_limit} documents:",
         "",
@@ -180,8 +210,10 @@ def main() -> int:
     ]
     for shots in (0, 50):
         a, b = throughput[f"{shots}-shot reuse"], throughput[f"{shots}-shot plain"]
-        md.append(f"| {shots} | {a['examples_per_s']:.2f} | {b['examples_per_s']:.2f} | "
-                  f"{a['examples_per_s'] / b['examples_per_s']:.2f}x |")
+        md.append(
+            f"| {shots} | {a['examples_per_s']:.2f} | {b['examples_per_s']:.2f} | "
+            f"{a['examples_per_s'] / b['examples_per_s']:.2f}x |"
+        )
     atomic_write_text(out.with_suffix(".md"), "\n".join(md) + "\n")
     print("\n".join(md))
     return 0

@@ -64,40 +64,68 @@ def main() -> None:
     if not (folder / "config.json").is_file():
         print(f"writing a random 1.3B fp16 checkpoint to {folder} ...", flush=True)
         # In a child process, so this parent stays small while the measured children run.
-        subprocess.run([sys.executable, "-c", "import torch; from polyglot_ko import build_model, save_model; "
-                        f"save_model(build_model('polyglot-ko-1.3b', dtype=torch.float16, seed=0), '{folder}', "
-                        "max_shard_size='1GB')"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import torch; from polyglot_ko import build_model, save_model; "
+                f"save_model(build_model('polyglot-ko-1.3b', dtype=torch.float16, seed=0), '{folder}', "
+                "max_shard_size='1GB')",
+            ],
+            check=True,
+        )
 
     rows = []
     for dtype in ("float32", "float16"):
         runs: dict[str, list[dict]] = {"ours": [], "transformers": []}
         for _ in range(args.repeats):
             for which in ("ours", "transformers"):
-                out = subprocess.run([sys.executable, "-c", CHILD, which, str(folder), dtype],
-                                     capture_output=True, text=True, check=True)
+                out = subprocess.run(
+                    [sys.executable, "-c", CHILD, which, str(folder), dtype], capture_output=True, text=True, check=True
+                )
                 runs[which].append(json.loads(out.stdout.strip().splitlines()[-1]))
                 print(dtype, which, runs[which][-1], flush=True)
-        med = {w: {k: statistics.median(r[k] for r in rs) for k in ("seconds", "peak_mb", "end_mb")}
-               for w, rs in runs.items()}
+        med = {
+            w: {k: statistics.median(r[k] for r in rs) for k in ("seconds", "peak_mb", "end_mb")}
+            for w, rs in runs.items()
+        }
         model_mb = runs["ours"][0]["model_mb"]
-        rows.append({"dtype": dtype, "model_mb": model_mb, "ours": med["ours"], "transformers": med["transformers"],
-                     "speedup": med["transformers"]["seconds"] / med["ours"]["seconds"],
-                     "ours_peak_over_model": med["ours"]["peak_mb"] / model_mb,
-                     "transformers_peak_over_model": med["transformers"]["peak_mb"] / model_mb})
+        rows.append(
+            {
+                "dtype": dtype,
+                "model_mb": model_mb,
+                "ours": med["ours"],
+                "transformers": med["transformers"],
+                "speedup": med["transformers"]["seconds"] / med["ours"]["seconds"],
+                "ours_peak_over_model": med["ours"]["peak_mb"] / model_mb,
+                "transformers_peak_over_model": med["transformers"]["peak_mb"] / model_mb,
+            }
+        )
 
-    result = {"benchmark": "load 1.3B fp16 safetensors checkpoint", "machine": platform.processor() or platform.machine(),
-              "torch": torch.__version__, "repeats": args.repeats, "rows": rows,
-              "note": "median of repeats, fresh process each; peak = VmHWM minus RSS after imports, all weights touched inside the timing; "
-                      "the 2-core machine was shared with other jobs while measuring"}
+    result = {
+        "benchmark": "load 1.3B fp16 safetensors checkpoint",
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "repeats": args.repeats,
+        "rows": rows,
+        "note": "median of repeats, fresh process each; peak = VmHWM minus RSS after imports, all weights touched "
+        "inside the timing; "
+        "the 2-core machine was shared with other jobs while measuring",
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "load.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = ["| load as | model size | ours: time / peak | transformers: time / peak | speed-up | peak/size ours vs transformers |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| load as | model size | ours: time / peak | transformers: time / peak | speed-up "
+        "| peak/size ours vs transformers |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['dtype']} | {r['model_mb'] / 1024:.2f} GiB | {r['ours']['seconds']:.1f} s / "
-                     f"{r['ours']['peak_mb'] / 1024:.2f} GiB | {r['transformers']['seconds']:.1f} s / "
-                     f"{r['transformers']['peak_mb'] / 1024:.2f} GiB | {r['speedup']:.2f}x | "
-                     f"{r['ours_peak_over_model']:.2f} vs {r['transformers_peak_over_model']:.2f} |")
+        lines.append(
+            f"| {r['dtype']} | {r['model_mb'] / 1024:.2f} GiB | {r['ours']['seconds']:.1f} s / "
+            f"{r['ours']['peak_mb'] / 1024:.2f} GiB | {r['transformers']['seconds']:.1f} s / "
+            f"{r['transformers']['peak_mb'] / 1024:.2f} GiB | {r['speedup']:.2f}x | "
+            f"{r['ours_peak_over_model']:.2f} vs {r['transformers_peak_over_model']:.2f} |"
+        )
     (RESULTS / "load.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 from pii_eval import baseline_find, baseline_mask, score  # benchmarks/pii_eval.py, beside this script
-
 from polyglot_ko.data.pii import find_pii, mask_pii_with_counts
 from polyglot_ko.io_utils import atomic_write_json, atomic_write_text
 
@@ -78,11 +77,18 @@ def main() -> None:
         found["baseline_docs_changed"] = n
     med = {k: statistics.median(v) for k, v in times.items()}
     result = {
-        "labelled_set": {"file": str(FIXTURE.relative_to(ROOT)), "sentences": len(rows),
-                         "spans": sum(len(r["spans"]) for r in rows)},
-        "ours": ours, "baseline": base, "ours_errors": errors[:20],
+        "labelled_set": {
+            "file": str(FIXTURE.relative_to(ROOT)),
+            "sentences": len(rows),
+            "spans": sum(len(r["spans"]) for r in rows),
+        },
+        "ours": ours,
+        "baseline": base,
+        "ours_errors": errors[:20],
         "throughput": {
-            "corpus_docs": len(texts), "corpus_chars": nchars, "corpus_mb": round(nbytes / 1e6, 2),
+            "corpus_docs": len(texts),
+            "corpus_chars": nchars,
+            "corpus_mb": round(nbytes / 1e6, 2),
             "ours_mb_s": round(nbytes / 1e6 / med["ours"], 2),
             "baseline_mb_s": round(nbytes / 1e6 / med["baseline"], 2),
             "ours_vs_baseline_speed": round(med["baseline"] / med["ours"], 3),
@@ -93,19 +99,34 @@ def main() -> None:
     }
     out = ROOT / "benchmarks" / "results"
     atomic_write_json(out / "pii.json", result)
-    lines = ["# PII masker vs the team's regexes", "",
-             f"Labelled set: {len(rows)} sentences, {result['labelled_set']['spans']} spans "
-             f"(`tests/fixtures/pii_labelled.jsonl`); exact span and type must match.", "",
-             "| type | ours P | ours R | baseline P | baseline R |", "|---|---|---|---|---|"]
+    lines = [
+        "# PII masker vs the team's regexes",
+        "",
+        f"Labelled set: {len(rows)} sentences, {result['labelled_set']['spans']} spans "
+        f"(`tests/fixtures/pii_labelled.jsonl`); exact span and type must match.",
+        "",
+        "| type | ours P | ours R | baseline P | baseline R |",
+        "|---|---|---|---|---|",
+    ]
     for t in ("tel", "rrn", "acc", "all"):
-        lines.append(f"| {t} | {ours[t]['precision']:.4f} | {ours[t]['recall']:.4f} | "
-                     f"{base[t]['precision']:.4f} | {base[t]['recall']:.4f} |")
+        lines.append(
+            f"| {t} | {ours[t]['precision']:.4f} | {ours[t]['recall']:.4f} | "
+            f"{base[t]['precision']:.4f} | {base[t]['recall']:.4f} |"
+        )
     th = result["throughput"]
-    lines += ["", f"Throughput on {th['corpus_mb']} MB ({th['corpus_docs']:,} documents) of the shared corpus, "
-              f"one process, CPU time, median of {args.repeats} interleaved runs (machine shared):", "",
-              "| masker | MB/s per core |", "|---|---|", f"| ours | {th['ours_mb_s']} |",
-              f"| baseline regexes | {th['baseline_mb_s']} |", "",
-              f"ours / baseline speed: {th['ours_vs_baseline_speed']}x", ""]
+    lines += [
+        "",
+        f"Throughput on {th['corpus_mb']} MB ({th['corpus_docs']:,} documents) of the shared corpus, "
+        f"one process, CPU time, median of {args.repeats} interleaved runs (machine shared):",
+        "",
+        "| masker | MB/s per core |",
+        "|---|---|",
+        f"| ours | {th['ours_mb_s']} |",
+        f"| baseline regexes | {th['baseline_mb_s']} |",
+        "",
+        f"ours / baseline speed: {th['ours_vs_baseline_speed']}x",
+        "",
+    ]
     atomic_write_text(out / "pii.md", "\n".join(lines))
     print("\n".join(lines))
 

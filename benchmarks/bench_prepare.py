@@ -28,8 +28,23 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "data" / "korean-corpus"
 REF_TOK = SHARED / "reference" / "polyglot-ko-tokenizer"
-STEPS = ("read", "nfc", "html", "whitespace", "repeats", "quality", "exact_hash", "write_filtered", "exact_find",
-         "exact_dedup", "minhash", "write_deduped", "near_dedup", "pii", "write")
+STEPS = (
+    "read",
+    "nfc",
+    "html",
+    "whitespace",
+    "repeats",
+    "quality",
+    "exact_hash",
+    "write_filtered",
+    "exact_find",
+    "exact_dedup",
+    "minhash",
+    "write_deduped",
+    "near_dedup",
+    "pii",
+    "write",
+)
 
 
 def corpus_bytes() -> tuple[int, int]:
@@ -59,8 +74,12 @@ def isolated_steps() -> dict:
     t = cpu()
     texts = [d.text for d in iter_documents(str(CORPUS))]
     out["read"] = cpu() - t
-    for name, fn in (("nfc", nfc), ("html", remove_html), ("whitespace", normalize_whitespace),
-                     ("repeats", reduce_repeats)):
+    for name, fn in (
+        ("nfc", nfc),
+        ("html", remove_html),
+        ("whitespace", normalize_whitespace),
+        ("repeats", reduce_repeats),
+    ):
         t = cpu()
         texts = [fn(x) for x in texts]
         out[name] = cpu() - t
@@ -86,8 +105,11 @@ def isolated_steps() -> dict:
     for x in unique:
         mask_pii_with_counts(x)
     out["pii"] = cpu() - t
-    return {"cpu_seconds": {k: round(v, 3) for k, v in out.items()}, "docs_after_quality": len(kept),
-            "chars_after_quality": sum(map(len, kept))}
+    return {
+        "cpu_seconds": {k: round(v, 3) for k, v in out.items()},
+        "docs_after_quality": len(kept),
+        "chars_after_quality": sum(map(len, kept)),
+    }
 
 
 def run_once(workers: int, tasks: int, tok: Path, work: Path) -> dict:
@@ -126,54 +148,93 @@ def main() -> None:
     for step in STEPS:
         s = main_run["steps"].get(step)
         if s and s.get("seconds"):
-            steps[step] = {"seconds_all_tasks": s["seconds"], "mb_s_per_core": round(mb / s["seconds"], 2),
-                           "docs_in": s.get("docs_in"), "docs_out": s.get("docs_out")}
+            steps[step] = {
+                "seconds_all_tasks": s["seconds"],
+                "mb_s_per_core": round(mb / s["seconds"], 2),
+                "docs_in": s.get("docs_in"),
+                "docs_out": s.get("docs_out"),
+            }
     iso["mb_s_per_core_of_corpus_input"] = {k: round(mb / v, 2) for k, v in iso["cpu_seconds"].items() if v}
     tk = main_run.get("tokenize", {})
     result = {
-        "corpus": {"files": len(list(CORPUS.glob('*.jsonl.gz'))), "chars": nchars, "mb_utf8": round(mb, 2)},
-        "end_to_end": {name: {"wall_s": round(r["wall"], 2), "mb_s_total": round(mb / r["wall"], 3),
-                              "mb_s_per_core": round(mb / r["wall"] / int(name.split("=")[1]), 3),
-                              "clean_s": r["seconds"]["clean"], "tokenize_s": r["seconds"].get("tokenize")}
-                       for name, r in runs.items()},
+        "corpus": {"files": len(list(CORPUS.glob("*.jsonl.gz"))), "chars": nchars, "mb_utf8": round(mb, 2)},
+        "end_to_end": {
+            name: {
+                "wall_s": round(r["wall"], 2),
+                "mb_s_total": round(mb / r["wall"], 3),
+                "mb_s_per_core": round(mb / r["wall"] / int(name.split("=")[1]), 3),
+                "clean_s": r["seconds"]["clean"],
+                "tokenize_s": r["seconds"].get("tokenize"),
+            }
+            for name, r in runs.items()
+        },
         "steps_in_pipeline_wall": steps,
         "steps_isolated_cpu": iso,
-        "tokenize": {"seconds": tk.get("seconds"), "tokens": main_run["tokens"],
-                     "mb_s_of_kept_text": round(main_run["characters"]["kept"] * (nbytes / nchars) / 1e6
-                                                / tk["seconds"], 2) if tk.get("seconds") else None},
-        "documents": main_run["documents"], "pii": main_run["pii"],
+        "tokenize": {
+            "seconds": tk.get("seconds"),
+            "tokens": main_run["tokens"],
+            "mb_s_of_kept_text": round(main_run["characters"]["kept"] * (nbytes / nchars) / 1e6 / tk["seconds"], 2)
+            if tk.get("seconds")
+            else None,
+        },
+        "documents": main_run["documents"],
+        "pii": main_run["pii"],
         "machine": f"{platform.machine()} 2 cores, shared with ~6 engineers while measured",
     }
     if "workers=1" in runs:
         result["speedup_vs_1_worker"] = round(runs["workers=1"]["wall"] / main_run["wall"], 3)
     atomic_write_json(ROOT / "benchmarks" / "results" / "prepare.json", result)
     d = main_run["documents"]
-    lines = ["# prepare on the shared corpus", "",
-             f"Input: {result['corpus']['files']} files, {nchars:,} characters, {mb:.1f} MB UTF-8 text. "
-             "Machine: 2 cores, shared with other engineers while measured (absolute numbers are noisy).", "",
-             "| run | wall s | MB/s total | MB/s per core |", "|---|---|---|---|"]
+    lines = [
+        "# prepare on the shared corpus",
+        "",
+        f"Input: {result['corpus']['files']} files, {nchars:,} characters, {mb:.1f} MB UTF-8 text. "
+        "Machine: 2 cores, shared with other engineers while measured (absolute numbers are noisy).",
+        "",
+        "| run | wall s | MB/s total | MB/s per core |",
+        "|---|---|---|---|",
+    ]
     for name, e in result["end_to_end"].items():
         lines.append(f"| {name} | {e['wall_s']} | {e['mb_s_total']} | {e['mb_s_per_core']} |")
     if "speedup_vs_1_worker" in result:
-        lines += ["", f"Speed-up of {args.workers} workers over 1 (same tasks, same output): "
-                      f"{result['speedup_vs_1_worker']}x"]
-    lines += ["", "Per step, each alone over the whole corpus in one process, CPU time (robust to the shared "
-              "machine's load; dedup and PII see only the documents that pass the quality filters, "
-              f"{iso['chars_after_quality']:,} characters), as MB of corpus input per CPU-second:", "",
-              "| step | CPU s | MB/s per core |", "|---|---|---|"]
+        lines += [
+            "",
+            f"Speed-up of {args.workers} workers over 1 (same tasks, same output): {result['speedup_vs_1_worker']}x",
+        ]
+    lines += [
+        "",
+        "Per step, each alone over the whole corpus in one process, CPU time (robust to the shared "
+        "machine's load; dedup and PII see only the documents that pass the quality filters, "
+        f"{iso['chars_after_quality']:,} characters), as MB of corpus input per CPU-second:",
+        "",
+        "| step | CPU s | MB/s per core |",
+        "|---|---|---|",
+    ]
     for step, v in iso["cpu_seconds"].items():
         lines.append(f"| {step} | {v} | {iso['mb_s_per_core_of_corpus_input'].get(step)} |")
     total_cpu = sum(iso["cpu_seconds"].values())
-    lines += ["", f"All steps: {total_cpu:.1f} CPU s = {mb / total_cpu:.2f} MB/s per core "
-              "(tokenization and datatrove's stage overheads not included)."]
-    lines += ["", "Per step inside the 2-worker run (wall time of each block summed over tasks, inflated by "
-              "other users' load):", "",
-              "| step | seconds | MB/s per core | docs in | docs out |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"All steps: {total_cpu:.1f} CPU s = {mb / total_cpu:.2f} MB/s per core "
+        "(tokenization and datatrove's stage overheads not included).",
+    ]
+    lines += [
+        "",
+        "Per step inside the 2-worker run (wall time of each block summed over tasks, inflated by other users' load):",
+        "",
+        "| step | seconds | MB/s per core | docs in | docs out |",
+        "|---|---|---|---|---|",
+    ]
     for step, s in steps.items():
         lines.append(f"| {step} | {s['seconds_all_tasks']} | {s['mb_s_per_core']} | {s['docs_in']} | {s['docs_out']} |")
-    lines += ["", f"Documents: {d['input']:,} in, {d['kept']:,} kept; dropped: "
-              + ", ".join(f"{k} {v:,}" for k, v in sorted(d["dropped"].items(), key=lambda kv: -kv[1])),
-              f"PII masked: {main_run['pii']}", f"Tokens: {main_run['tokens']:,}", ""]
+    lines += [
+        "",
+        f"Documents: {d['input']:,} in, {d['kept']:,} kept; dropped: "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(d["dropped"].items(), key=lambda kv: -kv[1])),
+        f"PII masked: {main_run['pii']}",
+        f"Tokens: {main_run['tokens']:,}",
+        "",
+    ]
     atomic_write_text(ROOT / "benchmarks" / "results" / "prepare.md", "\n".join(lines))
     print("\n".join(lines))
 

@@ -38,8 +38,16 @@ from polyglot_ko.io_utils import atomic_write_json, atomic_write_text  # noqa: E
 from polyglot_ko.serve import ServerLimits, create_app  # noqa: E402
 
 TOKENIZER = ROOT.parent / "shared" / "reference" / "polyglot-ko-tokenizer"
-PROMPTS = ["안녕하세요, 오늘은 날씨가", "한국어 언어 모델은", "서울특별시 종로구에 있는 경복궁은", "옛날 옛적에 호랑이가",
-           "인공지능 기술의 발전으로", "부산은 대한민국 제2의 도시로", "맛있는 김치찌개를 만드는 방법은", "대한민국의 수도는"]
+PROMPTS = [
+    "안녕하세요, 오늘은 날씨가",
+    "한국어 언어 모델은",
+    "서울특별시 종로구에 있는 경복궁은",
+    "옛날 옛적에 호랑이가",
+    "인공지능 기술의 발전으로",
+    "부산은 대한민국 제2의 도시로",
+    "맛있는 김치찌개를 만드는 방법은",
+    "대한민국의 수도는",
+]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -93,10 +101,17 @@ def run_load(url: str, concurrency: int, n_requests: int, max_tokens: int) -> di
     wall = time.perf_counter() - t0
     lat = [r["latency"] for r in results]
     ttft = [r["ttft"] for r in results]
-    return {"concurrency": concurrency, "requests": n_requests, "wall_s": wall,
-            "tokens_per_s": n_requests * max_tokens / wall,
-            "latency_p50_s": pct(lat, 50), "latency_p90_s": pct(lat, 90), "latency_p99_s": pct(lat, 99),
-            "ttft_p50_s": pct(ttft, 50), "ttft_p90_s": pct(ttft, 90)}
+    return {
+        "concurrency": concurrency,
+        "requests": n_requests,
+        "wall_s": wall,
+        "tokens_per_s": n_requests * max_tokens / wall,
+        "latency_p50_s": pct(lat, 50),
+        "latency_p90_s": pct(lat, 90),
+        "latency_p99_s": pct(lat, 99),
+        "ttft_p50_s": pct(ttft, 50),
+        "ttft_p90_s": pct(ttft, 90),
+    }
 
 
 def main() -> int:
@@ -116,10 +131,15 @@ def main() -> int:
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(TOKENIZER / f"MBBPE_62ce27a_2022-06-01_{name}", tok / name)
     save_model(build_model(args.preset, seed=0), tmp / "model", tokenizer=tok)
-    results = {"preset": args.preset, "requests": args.requests, "max_tokens": args.max_tokens,
-               "threads": torch.get_num_threads(), "note": "shared 2-core machine; compare ratios within this run",
-               "load_average_at_start": os.getloadavg()[0],
-               "runs": []}
+    results = {
+        "preset": args.preset,
+        "requests": args.requests,
+        "max_tokens": args.max_tokens,
+        "threads": torch.get_num_threads(),
+        "note": "shared 2-core machine; compare ratios within this run",
+        "load_average_at_start": os.getloadavg()[0],
+        "runs": [],
+    }
     limits = ServerLimits(max_queue=4 * args.requests, max_tokens=max(512, args.max_tokens))
     for mode, batch in (("continuous batching", 16), ("one at a time", 1)):
         gen = load_generator(tmp / "model", max_batch_size=batch)
@@ -136,23 +156,34 @@ def main() -> int:
     by = {(r["mode"], r["concurrency"]): r for r in results["runs"]}
     results["throughput_ratio_batching_vs_one_at_a_time"] = {
         str(c): by[("continuous batching", c)]["tokens_per_s"] / by[("one at a time", c)]["tokens_per_s"]
-        for c in args.concurrency}
+        for c in args.concurrency
+    }
     results["load_average_at_end"] = os.getloadavg()[0]
     out = Path(args.out)
     atomic_write_json(out.with_suffix(".json"), results)
-    lines = ["# Server benchmark (benchmarks/bench_serve.py)", "",
-             f"`{args.preset}` preset (random weights, float32), {args.requests} streaming completions of "
-             f"{args.max_tokens} tokens each (greedy), real uvicorn on 127.0.0.1, {results['threads']} torch threads, "
-             f"shared 2-core CPU (1-min load average {results['load_average_at_start']:.1f} at start, "
-             f"{results['load_average_at_end']:.1f} at end). \"one at a time\" = the same server with max_batch_size 1.", "",
-             "| mode | clients | tokens/s | latency p50 / p90 / p99 (s) | TTFT p50 / p90 (s) | largest batch |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "# Server benchmark (benchmarks/bench_serve.py)",
+        "",
+        f"`{args.preset}` preset (random weights, float32), {args.requests} streaming completions of "
+        f"{args.max_tokens} tokens each (greedy), real uvicorn on 127.0.0.1, {results['threads']} torch threads, "
+        f"shared 2-core CPU (1-min load average {results['load_average_at_start']:.1f} at start, "
+        f'{results["load_average_at_end"]:.1f} at end). "one at a time" = the same server with max_batch_size 1.',
+        "",
+        "| mode | clients | tokens/s | latency p50 / p90 / p99 (s) | TTFT p50 / p90 (s) | largest batch |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results["runs"]:
-        lines.append(f"| {r['mode']} | {r['concurrency']} | {r['tokens_per_s']:.1f} | {r['latency_p50_s']:.2f} / "
-                     f"{r['latency_p90_s']:.2f} / {r['latency_p99_s']:.2f} | {r['ttft_p50_s']:.2f} / "
-                     f"{r['ttft_p90_s']:.2f} | {r['peak_batch']} |")
-    lines += ["", "Throughput, continuous batching / one at a time: " + ", ".join(
-        f"{c} clients {v:.2f}x" for c, v in results["throughput_ratio_batching_vs_one_at_a_time"].items()), ""]
+        lines.append(
+            f"| {r['mode']} | {r['concurrency']} | {r['tokens_per_s']:.1f} | {r['latency_p50_s']:.2f} / "
+            f"{r['latency_p90_s']:.2f} / {r['latency_p99_s']:.2f} | {r['ttft_p50_s']:.2f} / "
+            f"{r['ttft_p90_s']:.2f} | {r['peak_batch']} |"
+        )
+    lines += [
+        "",
+        "Throughput, continuous batching / one at a time: "
+        + ", ".join(f"{c} clients {v:.2f}x" for c, v in results["throughput_ratio_batching_vs_one_at_a_time"].items()),
+        "",
+    ]
     atomic_write_text(out.with_suffix(".md"), "\n".join(lines))
     print("\n".join(lines))
     shutil.rmtree(tmp, ignore_errors=True)

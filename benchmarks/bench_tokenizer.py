@@ -55,7 +55,7 @@ def compression(tok, held) -> dict:
     n_chars = sum(map(len, texts))
     n_bytes = sum(len(t.encode("utf-8")) for t in texts)
     by_source: dict[str, list[int]] = {}
-    for (src, t), x in zip(held, ids):
+    for (src, t), x in zip(held, ids, strict=False):
         acc = by_source.setdefault(src, [0, 0, 0])
         acc[0] += len(t)
         acc[1] += len(x)
@@ -73,8 +73,15 @@ def train(pool_texts, size, morpheme, out, analysis="sentence"):
     from polyglot_ko.tokenizer_train import train_tokenizer
 
     t0 = time.perf_counter()
-    tok = train_tokenizer(pool_texts, out, vocab_size=30000, morpheme_aware=morpheme, max_chars=int(size),
-                          show_progress=False, analysis=analysis)
+    tok = train_tokenizer(
+        pool_texts,
+        out,
+        vocab_size=30000,
+        morpheme_aware=morpheme,
+        max_chars=int(size),
+        show_progress=False,
+        analysis=analysis,
+    )
     seconds = time.perf_counter() - t0
     info = json.loads((Path(out) / "tokenizer_training.json").read_text(encoding="utf-8"))
     used = 0
@@ -84,8 +91,13 @@ def train(pool_texts, size, morpheme, out, analysis="sentence"):
             break
         used += len(t[:left].encode("utf-8"))
         left -= len(t)
-    return tok, {"chars": info["characters"], "mb": round(used / 1e6, 2), "seconds": round(seconds, 1),
-                 "seconds_per_10mb": round(seconds / (used / 1e6) * 10, 1), "merges": info["merges"]}
+    return tok, {
+        "chars": info["characters"],
+        "mb": round(used / 1e6, 2),
+        "seconds": round(seconds, 1),
+        "seconds_per_10mb": round(seconds / (used / 1e6) * 10, 1),
+        "merges": info["merges"],
+    }
 
 
 def throughput(ours, hf, texts, repeats: int) -> dict:
@@ -127,8 +139,8 @@ def analyzer_throughput(texts) -> dict:
         out[mode] = list(mark_morphemes(texts, kiwi, analysis=mode))
         speed[mode] = round(chars / (time.perf_counter() - t0))
     same = total = 0
-    for a, b in zip(out["sentence"], out["word"]):
-        for x, y in zip(a.split(), b.split()):
+    for a, b in zip(out["sentence"], out["word"], strict=False):
+        for x, y in zip(a.split(), b.split(), strict=False):
             total += 1
             same += x == y
     return {"chars": chars, "chars_per_s": speed, "words_marked_the_same": round(same / total, 4)}
@@ -136,12 +148,27 @@ def analyzer_throughput(texts) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=float, nargs="+", default=[1e6, 4e6, 16e6],
-                    help="training characters for plain byte-level BPE runs")
-    ap.add_argument("--morpheme-sizes", type=float, nargs="+", default=[1e6, 4e6],
-                    help="training characters for morpheme-aware runs, whole-text analysis (the slow part)")
-    ap.add_argument("--word-sizes", type=float, nargs="+", default=[4e6, 16e6],
-                    help="training characters for morpheme-aware runs with --analysis word")
+    ap.add_argument(
+        "--sizes",
+        type=float,
+        nargs="+",
+        default=[1e6, 4e6, 16e6],
+        help="training characters for plain byte-level BPE runs",
+    )
+    ap.add_argument(
+        "--morpheme-sizes",
+        type=float,
+        nargs="+",
+        default=[1e6, 4e6],
+        help="training characters for morpheme-aware runs, whole-text analysis (the slow part)",
+    )
+    ap.add_argument(
+        "--word-sizes",
+        type=float,
+        nargs="+",
+        default=[4e6, 16e6],
+        help="training characters for morpheme-aware runs with --analysis word",
+    )
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="tiny run to check the script works")
     args = ap.parse_args()
@@ -161,8 +188,10 @@ def main() -> int:
         (ref_dir / name).write_bytes((REFERENCE / f"MBBPE_62ce27a_2022-06-01_{name}").read_bytes())
     released = load_tokenizer(ref_dir)
     held_chars = sum(len(t) for _, t in held)
-    print(f"held out {len(held):,} docs / {held_chars:,} chars; pool {len(pool):,} docs / "
-          f"{sum(map(len, pool)):,} chars", flush=True)
+    print(
+        f"held out {len(held):,} docs / {held_chars:,} chars; pool {len(pool):,} docs / {sum(map(len, pool)):,} chars",
+        flush=True,
+    )
 
     results = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared with other engineers (timings noisy)",
@@ -176,17 +205,27 @@ def main() -> int:
     hf = PreTrainedTokenizerFast.from_pretrained(str(ref_dir))
     results["throughput"] = throughput(released, hf, [t for _, t in held], args.repeats)
     print("throughput:", results["throughput"], flush=True)
-    results["analyzer"] = analyzer_throughput(pool[:300 if args.quick else 3000])
+    results["analyzer"] = analyzer_throughput(pool[: 300 if args.quick else 3000])
     print("analyzer:", results["analyzer"], flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
-        runs = ([(s, False, None) for s in args.sizes] + [(s, True, "sentence") for s in args.morpheme_sizes]
-                + [(s, True, "word") for s in args.word_sizes])
+        runs = (
+            [(s, False, None) for s in args.sizes]
+            + [(s, True, "sentence") for s in args.morpheme_sizes]
+            + [(s, True, "word") for s in args.word_sizes]
+        )
         for size, morpheme, analysis in runs:
             tok, info = train(pool, size, morpheme, Path(tmp) / f"{int(size)}-{analysis}", analysis or "sentence")
             comp = compression(tok, held)
-            row = {"morpheme_aware": morpheme, "analysis": analysis, **info, **comp,
-                   "vs_released_chars_per_token": round(comp["chars_per_token"] / results["released"]["chars_per_token"], 4)}
+            row = {
+                "morpheme_aware": morpheme,
+                "analysis": analysis,
+                **info,
+                **comp,
+                "vs_released_chars_per_token": round(
+                    comp["chars_per_token"] / results["released"]["chars_per_token"], 4
+                ),
+            }
             results["trained"].append(row)
             print({k: v for k, v in row.items() if k != "by_source_chars_per_token"}, flush=True)
     results["seconds"] = round(time.perf_counter() - t_start, 1)
@@ -219,15 +258,22 @@ def write(r: dict) -> None:
     kinds = {None: "ours, no marking", "sentence": "ours, morpheme-aware", "word": "ours, morpheme-aware (word)"}
     for row in sorted(r["trained"], key=lambda x: (str(x["analysis"]), x["chars"])):
         kind = kinds[row["analysis"]]
-        lines.append(f"| {kind} | {row['chars'] / 1e6:.0f} M chars ({row['mb']:.1f} MB) | {row['chars_per_token']:.3f} | "
-                     f"{row['tokens_per_doc']:.1f} | {row['vs_released_chars_per_token']:.3f} | {row['seconds']:.0f} s | "
-                     f"{row['seconds_per_10mb']:.0f} s |")
-    lines += ["", "Chars/token by source (held-out):", "",
-              "| tokenizer | " + " | ".join(rel["by_source_chars_per_token"]) + " |",
-              "|---|" + "---|" * len(rel["by_source_chars_per_token"])]
+        lines.append(
+            f"| {kind} | {row['chars'] / 1e6:.0f} M chars ({row['mb']:.1f} MB) | {row['chars_per_token']:.3f} | "
+            f"{row['tokens_per_doc']:.1f} | {row['vs_released_chars_per_token']:.3f} | {row['seconds']:.0f} s | "
+            f"{row['seconds_per_10mb']:.0f} s |"
+        )
+    lines += [
+        "",
+        "Chars/token by source (held-out):",
+        "",
+        "| tokenizer | " + " | ".join(rel["by_source_chars_per_token"]) + " |",
+        "|---|" + "---|" * len(rel["by_source_chars_per_token"]),
+    ]
     for name, row in [("released", rel)] + [
-            (f"{ {None: 'BPE', 'sentence': 'MBBPE', 'word': 'MBBPE-word'}[x['analysis']]} {x['chars'] / 1e6:.0f}M", x)
-            for x in r["trained"]]:
+        (f"{ {None: 'BPE', 'sentence': 'MBBPE', 'word': 'MBBPE-word'}[x['analysis']] } {x['chars'] / 1e6:.0f}M", x)
+        for x in r["trained"]
+    ]:
         lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in row["by_source_chars_per_token"].values()) + " |")
     t = r["throughput"]
     lines += [

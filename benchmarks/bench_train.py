@@ -10,7 +10,8 @@ written as a real indexed dataset), one optimizer step = the recipe's global bat
   fused chunked output-layer + cross-entropy, fused AdamW on CPU, clipping);
 - ours + compile (with --compile): the same with `parallel.compile=true` (torch.compile per block);
 - transformers: `GPTNeoXForCausalLM(GPTNeoXConfig(**config.to_hf_dict()))` (default sdpa attention), our initial
-  weights, `model(input_ids, labels=..., shift_labels=next tokens).loss.backward()` per micro-batch, `clip_grad_norm_`, `torch.optim.AdamW`
+  weights, `model(input_ids, labels=..., shift_labels=next tokens).loss.backward()` per micro-batch,
+  `clip_grad_norm_`, `torch.optim.AdamW`
   with the same hyper-parameters and weight-decay groups (PyTorch's default implementation).
 
 The variants alternate step by step, `--steps` times after 2 warm-up steps each; the median step time is kept.
@@ -67,8 +68,12 @@ def hf_side(trainer: Trainer):
     o = trainer.cfg.optim
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps)
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=o.lr,
+        betas=(o.beta1, o.beta2),
+        eps=o.eps,
+    )
 
     def step(batches):
         total = 0.0
@@ -101,8 +106,14 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
     data = make_data(tmp / "data", 2_000_000)
     over = dict(o.split("=", 1) for o in args.overrides)
-    base = {"out": str(tmp / "run"), "data": [str(data)], "checkpoint.resume": "never", "logging.progress": False,
-            "logging.tensorboard": False, **over}
+    base = {
+        "out": str(tmp / "run"),
+        "data": [str(data)],
+        "checkpoint.resume": "never",
+        "logging.progress": False,
+        "logging.tensorboard": False,
+        **over,
+    }
     variants = {"ours": Trainer(resolve_config(args.recipe, **base))}
     if args.compile:
         variants["ours + compile"] = Trainer(resolve_config(args.recipe, **{**base, "parallel.compile": True}))
@@ -113,8 +124,10 @@ def main() -> None:
     steps_fns["transformers"] = hf_side(ours)
 
     G, M, L = cfg.train.global_batch_size, cfg.train.micro_batch_size, cfg.data.seq_len
-    batches = [[torch.stack([loader[s * G + m * M + i] for i in range(M)]) for m in range(G // M)]
-               for s in range(args.steps + 2)]
+    batches = [
+        [torch.stack([loader[s * G + m * M + i] for i in range(M)]) for m in range(G // M)]
+        for s in range(args.steps + 2)
+    ]
     times = {name: [] for name in steps_fns}
     losses = {name: [] for name in steps_fns}
     for s, step_batches in enumerate(batches):
@@ -125,8 +138,10 @@ def main() -> None:
             losses[name].append(float(out[0] if isinstance(out, tuple) else out))
             if s >= 2:
                 times[name].append(dt)
-        print(f"step {s}: " + ", ".join(f"{n} {times[n][-1] if s >= 2 else float('nan'):.3f}s" for n in steps_fns),
-              flush=True)
+        print(
+            f"step {s}: " + ", ".join(f"{n} {times[n][-1] if s >= 2 else float('nan'):.3f}s" for n in steps_fns),
+            flush=True,
+        )
     peak = measure_cpu_matmul_flops(1024)
     mc = ours.model_config
     fpt = mc.flops_per_token(L)
@@ -135,34 +150,63 @@ def main() -> None:
     ref = statistics.median(times["transformers"])
     for name, ts in times.items():
         med = statistics.median(ts)
-        rows[name] = {"step_s_median": med, "step_s_all": ts, "tokens_per_s": tokens / med,
-                      "mfu": fpt * tokens / med / peak, "speedup_vs_transformers": ref / med,
-                      "first_losses": losses[name][:3]}
+        rows[name] = {
+            "step_s_median": med,
+            "step_s_all": ts,
+            "tokens_per_s": tokens / med,
+            "mfu": fpt * tokens / med / peak,
+            "speedup_vs_transformers": ref / med,
+            "first_losses": losses[name][:3],
+        }
     result = {
-        "benchmark": "train", "recipe": os.path.relpath(args.recipe, ROOT), "overrides": over,
-        "model": {"preset": mc.name, "layers": mc.num_hidden_layers, "hidden": mc.hidden_size,
-                  "parameters": mc.num_parameters(), "flops_per_token": fpt},
-        "global_batch": G, "micro_batch": M, "seq_len": L, "tokens_per_step": tokens, "steps_timed": args.steps,
-        "threads": torch.get_num_threads(), "measured_matmul_flops": peak,
-        "load_average": os.getloadavg(), "machine": platform.processor() or platform.machine(),
-        "torch": torch.__version__, "variants": rows,
+        "benchmark": "train",
+        "recipe": os.path.relpath(args.recipe, ROOT),
+        "overrides": over,
+        "model": {
+            "preset": mc.name,
+            "layers": mc.num_hidden_layers,
+            "hidden": mc.hidden_size,
+            "parameters": mc.num_parameters(),
+            "flops_per_token": fpt,
+        },
+        "global_batch": G,
+        "micro_batch": M,
+        "seq_len": L,
+        "tokens_per_step": tokens,
+        "steps_timed": args.steps,
+        "threads": torch.get_num_threads(),
+        "measured_matmul_flops": peak,
+        "load_average": os.getloadavg(),
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "variants": rows,
         "note": "shared 2-core machine: ratios measured in the same run; absolute numbers vary with load",
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "train.json", result)
-    lines = [f"# Training throughput: `{result['recipe']}` ({mc.name}, {mc.num_parameters() / 1e6:.1f}M params, "
-             f"batch {G}x{L} tokens, micro-batch {M})", "",
-             f"CPU, {result['threads']} threads, torch {torch.__version__}; fp32 matmul measured at "
-             f"{peak / 1e9:.0f} GFLOP/s in this run; load average {result['load_average'][0]:.1f} (shared machine: "
-             f"compare ratios only). Median of {args.steps} alternating steps.", "",
-             "| variant | step (s) | tokens/s | MFU (vs measured matmul) | speed vs transformers |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"# Training throughput: `{result['recipe']}` ({mc.name}, {mc.num_parameters() / 1e6:.1f}M params, "
+        f"batch {G}x{L} tokens, micro-batch {M})",
+        "",
+        f"CPU, {result['threads']} threads, torch {torch.__version__}; fp32 matmul measured at "
+        f"{peak / 1e9:.0f} GFLOP/s in this run; load average {result['load_average'][0]:.1f} (shared machine: "
+        f"compare ratios only). Median of {args.steps} alternating steps.",
+        "",
+        "| variant | step (s) | tokens/s | MFU (vs measured matmul) | speed vs transformers |",
+        "|---|---|---|---|---|",
+    ]
     for name, r in rows.items():
-        lines.append(f"| {name} | {r['step_s_median']:.3f} | {r['tokens_per_s']:.0f} | {r['mfu'] * 100:.1f}% | "
-                     f"{r['speedup_vs_transformers']:.2f}x |")
-    lines += ["", "Same initial weights and batches; first-step losses: " +
-              ", ".join(f"{n} {r['first_losses'][0]:.4f}" for n, r in rows.items()) + "."]
+        lines.append(
+            f"| {name} | {r['step_s_median']:.3f} | {r['tokens_per_s']:.0f} | {r['mfu'] * 100:.1f}% | "
+            f"{r['speedup_vs_transformers']:.2f}x |"
+        )
+    lines += [
+        "",
+        "Same initial weights and batches; first-step losses: "
+        + ", ".join(f"{n} {r['first_losses'][0]:.4f}" for n, r in rows.items())
+        + ".",
+    ]
     atomic_write_text(out / "train.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -22,8 +22,13 @@ _BASELINE = [
     ("rrn", re.compile(r"\d{6}-\d{7}")),
     ("tel", re.compile(r"\d{2,3}-\d{3,4}-\d{4}")),
     ("acc", re.compile(r"5[1-5]\d{14}|4\d{15}|4\d{12}|3[47]\d{13}|6011\d{12}|\d{4}-\d{4}-\d{4}-\d{4}")),
-    ("acc", re.compile(r"^\d+(?:-\d+)+|\d{11,}|\d{3,4}-\d{3,4}-\d{5,6}|\d{3}-\d{2,4}-\d{4,6}-\d{1,2}"
-                       r"|\d{3}-\d{6}-\d{2,4}-\d{3}")),
+    (
+        "acc",
+        re.compile(
+            r"^\d+(?:-\d+)+|\d{11,}|\d{3,4}-\d{3,4}-\d{5,6}|\d{3}-\d{2,4}-\d{4,6}-\d{1,2}"
+            r"|\d{3}-\d{6}-\d{2,4}-\d{3}"
+        ),
+    ),
 ]
 
 
@@ -41,7 +46,7 @@ def baseline_mask(text: str) -> str:
     tokens = dict(PII_TOKENS)
     parts, pos = [], 0
     for p in baseline_find(text):
-        parts += [text[pos:p.start], tokens[p.type]]
+        parts += [text[pos : p.start], tokens[p.type]]
         pos = p.end
     return "".join(parts + [text[pos:]])
 
@@ -63,9 +68,14 @@ def score(find: Callable[[str], list[PIIMatch]], rows: Iterable[dict]) -> dict:
         for p in pred - gold:
             fp[p[2]] += 1
         if gold != pred and len(errors) < 50:
-            errors.append({"text": row["text"], "form": row.get("form"),
-                           "missed": [row["text"][a:b] + f" ({t})" for a, b, t in sorted(gold - pred)],
-                           "wrong": [row["text"][a:b] + f" ({t})" for a, b, t in sorted(pred - gold)]})
+            errors.append(
+                {
+                    "text": row["text"],
+                    "form": row.get("form"),
+                    "missed": [row["text"][a:b] + f" ({t})" for a, b, t in sorted(gold - pred)],
+                    "wrong": [row["text"][a:b] + f" ({t})" for a, b, t in sorted(pred - gold)],
+                }
+            )
     result: dict = {}
     for t in PII_TYPES + ("all",):
         if t == "all":

@@ -42,9 +42,17 @@ def test_export_loads_in_transformers_with_same_logits(model, saved):
 
 @torch.no_grad()
 def test_transformers_save_loads_in_ours(tmp_path):
-    config = GPTNeoXConfig(vocab_size=30080, hidden_size=256, num_hidden_layers=2, num_attention_heads=2,
-                           intermediate_size=1024, rotary_pct=0.25, max_position_embeddings=128,
-                           use_parallel_residual=True, tie_word_embeddings=False)
+    config = GPTNeoXConfig(
+        vocab_size=30080,
+        hidden_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=1024,
+        rotary_pct=0.25,
+        max_position_embeddings=128,
+        use_parallel_residual=True,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(0)
     hf = HFGPTNeoX(config).eval()
     hf.save_pretrained(tmp_path)
@@ -56,11 +64,27 @@ def test_transformers_save_loads_in_ours(tmp_path):
 @torch.no_grad()
 def test_released_style_config_and_legacy_bin(model, tmp_path):
     """A folder like the released ones: old config fields, eos 0, a pickled .bin with old buffers."""
-    cfg = {"architectures": ["GPTNeoXForCausalLM"], "model_type": "gpt_neox", "bos_token_id": 0, "eos_token_id": 0,
-           "hidden_act": "gelu", "hidden_size": 256, "initializer_range": 0.02, "intermediate_size": 1024,
-           "layer_norm_eps": 1e-5, "max_position_embeddings": 2048, "num_attention_heads": 2,
-           "num_hidden_layers": 2, "rotary_emb_base": 10000, "rotary_pct": 0.5, "tie_word_embeddings": False,
-           "torch_dtype": "float16", "transformers_version": "4.21.0.dev0", "use_cache": True, "vocab_size": 30080}
+    cfg = {
+        "architectures": ["GPTNeoXForCausalLM"],
+        "model_type": "gpt_neox",
+        "bos_token_id": 0,
+        "eos_token_id": 0,
+        "hidden_act": "gelu",
+        "hidden_size": 256,
+        "initializer_range": 0.02,
+        "intermediate_size": 1024,
+        "layer_norm_eps": 1e-5,
+        "max_position_embeddings": 2048,
+        "num_attention_heads": 2,
+        "num_hidden_layers": 2,
+        "rotary_emb_base": 10000,
+        "rotary_pct": 0.5,
+        "tie_word_embeddings": False,
+        "torch_dtype": "float16",
+        "transformers_version": "4.21.0.dev0",
+        "use_cache": True,
+        "vocab_size": 30080,
+    }
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     state = dict(model.state_dict())
     state["gpt_neox.layers.0.attention.bias"] = torch.ones(1, 1, 4, 4, dtype=torch.bool)
@@ -102,8 +126,22 @@ def test_sharded_and_low_precision_exports(model, tmp_path):
 
 def test_convert_command(saved, tmp_path):
     out = tmp_path / "bf16"
-    proc = subprocess.run([sys.executable, "-m", "polyglot_ko.cli", "convert", str(saved), str(out),
-                           "--dtype", "bfloat16", "--max-shard-size", "4MB"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "polyglot_ko.cli",
+            "convert",
+            str(saved),
+            str(out),
+            "--dtype",
+            "bfloat16",
+            "--max-shard-size",
+            "4MB",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "config.json").read_text())["torch_dtype"] == "bfloat16"
     assert load_model(out, dtype="bfloat16").embed_out.weight.dtype == torch.bfloat16
@@ -121,6 +159,7 @@ def test_save_is_atomic_over_an_existing_folder(model, tmp_path):
 # --- bad input -----------------------------------------------------------------------------------------
 def test_truncated_safetensors(saved, tmp_path):
     import shutil
+
     bad = tmp_path / "bad"
     shutil.copytree(saved, bad)
     data = (bad / "model.safetensors").read_bytes()
@@ -131,6 +170,7 @@ def test_truncated_safetensors(saved, tmp_path):
 
 def test_missing_tensor(model, tmp_path):
     from safetensors.torch import save_file
+
     state = {k: v for k, v in model.state_dict().items() if k != "embed_out.weight"}
     save_file(state, tmp_path / "model.safetensors")
     (tmp_path / "config.json").write_text(json.dumps(model.config.to_hf_dict()))
@@ -140,6 +180,7 @@ def test_missing_tensor(model, tmp_path):
 
 def test_config_that_does_not_match_the_weights(saved, tmp_path):
     import shutil
+
     bad = tmp_path / "bad"
     shutil.copytree(saved, bad)
     cfg = json.loads((bad / "config.json").read_text())
@@ -167,6 +208,7 @@ def test_missing_files_and_bad_config(tmp_path):
 
 def test_unreachable_hub_gives_an_actionable_error(tmp_path, monkeypatch):
     import huggingface_hub.constants as hub_constants
+
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(UserError, match="cannot reach the Hugging Face hub"):
@@ -174,8 +216,11 @@ def test_unreachable_hub_gives_an_actionable_error(tmp_path, monkeypatch):
 
 
 def test_cli_prints_one_line_errors(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "polyglot_ko.cli", "convert", str(tmp_path / "missing"),
-                           str(tmp_path / "out")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "polyglot_ko.cli", "convert", str(tmp_path / "missing"), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -189,16 +234,17 @@ def _rewrite_safetensors(src, dst, edit):
     shutil.copytree(src, dst)
     raw = (src / "model.safetensors").read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
-    header = edit(json.loads(raw[8:8 + n]))
+    header = edit(json.loads(raw[8 : 8 + n]))
     new = json.dumps(header).encode()
     new += b" " * (n - len(new)) if len(new) <= n else b""
-    (dst / "model.safetensors").write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n:])
+    (dst / "model.safetensors").write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n :])
 
 
 @pytest.mark.parametrize("case", ["negative offsets", "list header", "int32 weight", "bool offsets"])
 def test_crafted_safetensors_headers_are_refused(saved, tmp_path, case):
     """Found by hostile testing: negative data_offsets loaded header bytes as weights, an I32 weight was
     accepted, and a header that is a JSON list gave a traceback."""
+
     def edit(header):
         name = next(k for k in header if k != "__metadata__")
         info = header[name]

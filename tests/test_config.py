@@ -51,6 +51,13 @@ def test_bad_config_json_is_a_one_line_error(saved, tmp_path, change, message):
 
 
 def test_good_configs_round_trip():
-    cfg = ModelConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                      vocab_size=128, tokenizer_vocab_size=100, max_position_embeddings=64).validate()
+    cfg = ModelConfig(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        vocab_size=128,
+        tokenizer_vocab_size=100,
+        max_position_embeddings=64,
+    ).validate()
     assert ModelConfig.from_hf_dict(cfg.to_hf_dict()) == cfg

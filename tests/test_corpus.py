@@ -90,7 +90,7 @@ def test_annotations_point_at_the_text(docs, notes):
     for doc_id, note in notes.items():
         text = by_id[doc_id]["text"]
         for span in note.get("pii", []) + note.get("negatives", []):
-            assert text[span["start"]:span["end"]] == span["text"], (doc_id, span)
+            assert text[span["start"] : span["end"]] == span["text"], (doc_id, span)
             kinds[span["kind"]] += 1
     assert kinds["tel"] >= 150 and kinds["acc"] >= 100 and kinds["rrn"] >= 30, kinds
     for kind in ("date", "price", "zip", "bizno", "order", "tracking", "isbn", "time"):
@@ -139,7 +139,7 @@ def test_low_quality_documents_and_duplicates(docs, notes):
 
 def _shingles(text: str, n: int = 5) -> set[str]:
     s = " ".join(text.lower().split())
-    return {s[i:i + n] for i in range(max(1, len(s) - n + 1))}
+    return {s[i : i + n] for i in range(max(1, len(s) - n + 1))}
 
 
 def _jaccard(a: str, b: str) -> float:
@@ -150,13 +150,14 @@ def _jaccard(a: str, b: str) -> float:
 def test_no_template_dominates(docs, notes):
     # The most frequent sentence must stay rare, and generated documents must not be near copies of each
     # other (otherwise near-dedup would throw them away and the model would learn a handful of strings).
-    sentences = collections.Counter(s.strip() for d in docs for s in re.split(r"(?<=[.!?])\s+|\n", d["text"])
-                                    if len(s.strip()) >= 15)
+    sentences = collections.Counter(
+        s.strip() for d in docs for s in re.split(r"(?<=[.!?])\s+|\n", d["text"]) if len(s.strip()) >= 15
+    )
     top_sentence, top_count = sentences.most_common(1)[0]
     assert top_count <= 0.02 * len(docs), (top_sentence, top_count)
     generated = [d["text"] for d in docs if notes[d["id"]]["origin"] == "template"]
     shingled = [_shingles(t) for t in generated[:300]]
-    worst = max(len(a & b) / len(a | b) for i, a in enumerate(shingled) for b in shingled[i + 1:])
+    worst = max(len(a & b) / len(a | b) for i, a in enumerate(shingled) for b in shingled[i + 1 :])
     assert worst < 0.8, worst
 
 
@@ -193,7 +194,7 @@ def test_masker_finds_the_marked_pii_and_leaves_hard_negatives(docs, notes):
             hit = any(a < span["end"] and b > span["start"] and t == span["kind"] for a, b, t in matches)
             found += hit
             if not hit:
-                missed.append((doc["id"], span["text"], doc["text"][max(0, span["start"] - 12):span["end"]]))
+                missed.append((doc["id"], span["text"], doc["text"][max(0, span["start"] - 12) : span["end"]]))
         for span in note.get("negatives", []):
             if any(a < span["end"] and b > span["start"] for a, b, _ in matches):
                 masked_negatives.append((doc["id"], span["kind"], span["text"]))
@@ -214,8 +215,9 @@ def test_every_prepare_step_has_work_on_the_bundled_corpus(tmp_path):
     pytest.importorskip("datatrove")
     from polyglot_ko.data.pipeline import prepare
 
-    stats = prepare(bundled_corpus_files(), tmp_path / "prepared", workers=1, quiet=True,
-                    quality={"min_mean_word_length": 2.0})
+    stats = prepare(
+        bundled_corpus_files(), tmp_path / "prepared", workers=1, quiet=True, quality={"min_mean_word_length": 2.0}
+    )
     docs, dropped = stats["documents"], stats["documents"]["dropped"]
     assert docs["input"] == bundled_corpus_stats()["documents"]
     assert dropped.get("duplicate", 0) >= 7, dropped

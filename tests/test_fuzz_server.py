@@ -20,12 +20,63 @@ from .test_serve import ServerThread  # noqa: E402
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 CLIENT_ERRORS = {400, 401, 404, 405, 408, 413, 422, 429}
-HOSTILE = [None, True, False, 0, -1, 1, 2**31, 2**64, -(2**63) - 1, 10**30, 0.5, -0.0, 1e-300, 1e308, -1e308,
-           "", "가", "\ud800", "x" * 3000, "NaN", [], [[]], [0], [-5], [2**40], [[1, 2], "a"], {}, {"a": {"b": []}},
-           ["\udfff"], [None], list(range(40)), "### 질문:", "\x00"]
-FIELDS = ["prompt", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "n",
-          "stream", "stop", "seed", "logprobs", "top_logprobs", "echo", "repetition_penalty",
-          "no_repeat_ngram_size", "stop_token_ids", "model", "stream_options", "user"]
+HOSTILE = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    2**31,
+    2**64,
+    -(2**63) - 1,
+    10**30,
+    0.5,
+    -0.0,
+    1e-300,
+    1e308,
+    -1e308,
+    "",
+    "가",
+    "\ud800",
+    "x" * 3000,
+    "NaN",
+    [],
+    [[]],
+    [0],
+    [-5],
+    [2**40],
+    [[1, 2], "a"],
+    {},
+    {"a": {"b": []}},
+    ["\udfff"],
+    [None],
+    list(range(40)),
+    "### 질문:",
+    "\x00",
+]
+FIELDS = [
+    "prompt",
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "n",
+    "stream",
+    "stop",
+    "seed",
+    "logprobs",
+    "top_logprobs",
+    "echo",
+    "repetition_penalty",
+    "no_repeat_ngram_size",
+    "stop_token_ids",
+    "model",
+    "stream_options",
+    "user",
+]
 
 
 def mutated_bodies(rng: random.Random, count: int):
@@ -44,7 +95,7 @@ def mutated_bodies(rng: random.Random, count: int):
             raw = raw[: rng.randint(0, len(raw))]  # truncated JSON
         elif kind < 0.2:
             i = rng.randrange(len(raw))
-            raw = raw[:i] + bytes([rng.randrange(256)]) + raw[i + 1:]  # one byte flipped
+            raw = raw[:i] + bytes([rng.randrange(256)]) + raw[i + 1 :]  # one byte flipped
         elif kind < 0.25:
             raw = b"[" * 3000 + b"]" * 3000  # deep nesting
         yield path, raw
@@ -53,8 +104,9 @@ def mutated_bodies(rng: random.Random, count: int):
 @pytest.fixture(scope="module")
 def fuzz_server(tiny_model_dir):
     gen = load_generator(tiny_model_dir, max_batch_size=4)
-    app = create_app(gen, model_name="tiny", limits=ServerLimits(max_prompt_tokens=64, max_tokens=8, max_queue=16,
-                                                                 body_timeout=5.0))
+    app = create_app(
+        gen, model_name="tiny", limits=ServerLimits(max_prompt_tokens=64, max_tokens=8, max_queue=16, body_timeout=5.0)
+    )
     with ServerThread(app) as s:
         yield s
 

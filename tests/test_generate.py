@@ -11,7 +11,12 @@ from polyglot_ko.errors import UserError
 from polyglot_ko.generate import Generator, load_generator, load_tokenizer_for
 from polyglot_ko.sampling import SamplingParams
 
-PROMPTS = ["안녕하세요, 오늘은", "한국어 언어 모델은 정말로 좋은 결과를", "가", "서울특별시 종로구에 있는 경복궁은 조선 왕조의"]
+PROMPTS = [
+    "안녕하세요, 오늘은",
+    "한국어 언어 모델은 정말로 좋은 결과를",
+    "가",
+    "서울특별시 종로구에 있는 경복궁은 조선 왕조의",
+]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -29,18 +34,27 @@ def hf_model(tiny_model_dir):
 
 
 def _hf_generate(hf_model, ids, **kw):
-    out = hf_model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                            eos_token_id=2, pad_token_id=0, do_sample=False, **kw)
-    new = out[0, len(ids):].tolist()
-    return new[:new.index(2)] if 2 in new else new
+    out = hf_model.generate(
+        torch.tensor([ids]),
+        attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+        eos_token_id=2,
+        pad_token_id=0,
+        do_sample=False,
+        **kw,
+    )
+    new = out[0, len(ids) :].tolist()
+    return new[: new.index(2)] if 2 in new else new
 
 
-@pytest.mark.parametrize("options", [
-    {},
-    {"repetition_penalty": 1.3},
-    {"no_repeat_ngram_size": 2},
-    {"repetition_penalty": 1.2, "no_repeat_ngram_size": 3},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"repetition_penalty": 1.3},
+        {"no_repeat_ngram_size": 2},
+        {"repetition_penalty": 1.2, "no_repeat_ngram_size": 3},
+    ],
+)
 def test_greedy_equals_transformers_generate(gen, hf_model, options):
     for prompt in PROMPTS[:3]:
         ids = gen.encode_prompt(prompt)
@@ -63,7 +77,7 @@ def test_penalties_change_output_as_intended(gen):
     banned = gen.generate(prompt, max_new_tokens=40, no_repeat_ngram_size=1).token_ids
     assert len(set(banned)) == len(banned) and not set(banned) & set(ids)
     seq = ids + gen.generate(prompt, max_new_tokens=40, no_repeat_ngram_size=2).token_ids
-    bigrams = list(zip(seq, seq[1:]))
+    bigrams = list(zip(seq, seq[1:], strict=False))
     assert len(set(bigrams)) == len(bigrams)
 
 
@@ -80,9 +94,9 @@ def test_continuous_batching_joins_and_leaves(gen):
     """Sequences of different lengths and budgets join a running batch mid-way; each gets its solo tokens."""
     lengths = [5, 17, 1, 9, 12, 3]
     prompts = [PROMPTS[i % len(PROMPTS)] * (1 + i % 3) for i in range(len(lengths))]
-    solo = [gen.generate(p, max_new_tokens=n).token_ids for p, n in zip(prompts, lengths)]
+    solo = [gen.generate(p, max_new_tokens=n).token_ids for p, n in zip(prompts, lengths, strict=False)]
     engine = Generator(gen.model, gen.tokenizer, max_batch_size=3).new_engine()
-    seqs = [gen.new_sequence(p, gen.params(max_new_tokens=n)) for p, n in zip(prompts, lengths)]
+    seqs = [gen.new_sequence(p, gen.params(max_new_tokens=n)) for p, n in zip(prompts, lengths, strict=False)]
     engine.submit(seqs[0])
     engine.step()
     engine.step()
@@ -109,8 +123,10 @@ def test_sampling_is_reproducible_with_a_seed(gen):
     assert a == b and a != c
     # A seeded sequence samples the same tokens when other sequences share its batch.
     engine = gen.new_engine()
-    seqs = [gen.new_sequence(PROMPTS[1], gen.params(seed=7, **kw)),
-            gen.new_sequence(PROMPTS[0], gen.params(seed=1234, **kw))]
+    seqs = [
+        gen.new_sequence(PROMPTS[1], gen.params(seed=7, **kw)),
+        gen.new_sequence(PROMPTS[0], gen.params(seed=1234, **kw)),
+    ]
     for s in seqs:
         engine.submit(s)
     while engine.has_work:
@@ -145,7 +161,7 @@ def test_stop_string_across_token_boundaries(gen):
     # A stop string made of the end of token 5 and the start of token 6: no single token contains it.
     k = next(i for i in range(3, len(pieces) - 1) if len(pieces[i]) >= 2 and len(pieces[i + 1]) >= 2)
     stop = pieces[k][-1] + pieces[k + 1][:1]
-    expected = full.text[:full.text.index(stop)]
+    expected = full.text[: full.text.index(stop)]
     res = gen.generate(PROMPTS[3], max_new_tokens=30, stop=[stop, "절대로나오지않는문자열"])
     assert res.finish_reason == "stop"
     assert res.text == expected and stop not in res.text
@@ -179,7 +195,7 @@ def test_logprobs_match_the_model(gen):
     res = gen.generate(PROMPTS[0], max_new_tokens=4, logprobs=3)
     ids = res.prompt_token_ids + res.token_ids
     with torch.no_grad():
-        logits = gen.model(torch.tensor([ids])).logits[0, :, :gen.vocab_size].float()
+        logits = gen.model(torch.tensor([ids])).logits[0, :, : gen.vocab_size].float()
     logp = torch.log_softmax(logits, -1)
     for i, entry in enumerate(res.logprobs):
         pos = len(res.prompt_token_ids) - 1 + i
@@ -189,8 +205,15 @@ def test_logprobs_match_the_model(gen):
 
 
 def test_bad_options_and_prompts_are_user_errors(gen):
-    for kw in ({"temperature": -1}, {"top_p": 0}, {"top_k": -2}, {"repetition_penalty": 0},
-               {"max_new_tokens": -1}, {"stop": [""]}, {"stop_token_ids": [40000]}):
+    for kw in (
+        {"temperature": -1},
+        {"top_p": 0},
+        {"top_k": -2},
+        {"repetition_penalty": 0},
+        {"max_new_tokens": -1},
+        {"stop": [""]},
+        {"stop_token_ids": [40000]},
+    ):
         with pytest.raises(UserError):
             gen.generate("가", **kw)
     with pytest.raises(UserError, match="context"):
@@ -208,8 +231,10 @@ def test_generator_from_objects_in_memory(tiny_model_dir):
 
     model = load_model(tiny_model_dir)
     g = Generator(model, Tokenizer.from_file(str(tiny_model_dir / "tokenizer.json")))
-    assert g.generate("안녕", max_new_tokens=8).token_ids == load_generator(tiny_model_dir).generate(
-        "안녕", max_new_tokens=8).token_ids
+    assert (
+        g.generate("안녕", max_new_tokens=8).token_ids
+        == load_generator(tiny_model_dir).generate("안녕", max_new_tokens=8).token_ids
+    )
 
 
 def test_sampling_params_replace_and_stop_string_coercion():

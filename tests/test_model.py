@@ -73,7 +73,7 @@ def test_incremental_decoding_with_cache_matches_transformers(pair):
     out = ours(ids[:, :10], attention_mask=mask[:, :10], use_cache=True)
     cache, steps = out.past_key_values, [out.logits]
     for t in range(10, ids.shape[1]):
-        steps.append(ours(ids[:, t:t + 1], attention_mask=mask[:, :t + 1], past_key_values=cache).logits)
+        steps.append(ours(ids[:, t : t + 1], attention_mask=mask[:, : t + 1], past_key_values=cache).logits)
     assert cache.length == ids.shape[1]
     incremental = torch.cat(steps, dim=1)
     assert (incremental - reference)[mask.bool()].abs().max().item() <= TOL
@@ -113,8 +113,8 @@ def test_cache_select_repeats_rows():
         expanded = cache.select([0, 0, 0])
         batched = model(nxt, past_key_values=expanded).logits
         for i in range(3):
-            alone = model(torch.cat([ids, nxt[i:i + 1]], 1)).logits[:, -1:]
-            assert (batched[i:i + 1] - alone).abs().max().item() <= TOL
+            alone = model(torch.cat([ids, nxt[i : i + 1]], 1)).logits[:, -1:]
+            assert (batched[i : i + 1] - alone).abs().max().item() <= TOL
     assert isinstance(expanded, KVCache) and cache.length == 6
 
 
@@ -195,11 +195,14 @@ def test_bfloat16_forward_is_close_to_float32():
     assert (low.float() - ref).abs().max().item() < 0.05
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("polyglot-ko-1.3b", 1_331_810_304),
-    ("polyglot-ko-3.8b", 3_809_974_272),
-    ("polyglot-ko-5.8b", 5_885_059_072),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("polyglot-ko-1.3b", 1_331_810_304),
+        ("polyglot-ko-3.8b", 3_809_974_272),
+        ("polyglot-ko-5.8b", 5_885_059_072),
+    ],
+)
 def test_preset_parameter_counts_on_meta_device(name, expected):
     model = build_model(name, device="meta")
     assert model.num_parameters() == expected == CARD_PARAMETERS[name]

@@ -15,7 +15,6 @@ from polyglot_ko.errors import UserError
 from polyglot_ko.generate import Generator, load_tokenizer_for
 from polyglot_ko.quantize import CPUDecodeLinear, prepare_for_cpu_decoding, quantize_model
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -55,7 +54,7 @@ def test_fast_linear_keeps_training_gradients():
     ids = torch.randint(5, 30000, (4, 9))
     for m in (a, b):
         m(ids, labels=ids).loss.backward()
-    for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=False):
         torch.testing.assert_close(pa.grad, pb.grad, msg=name)
 
 
@@ -64,8 +63,9 @@ def test_generator_on_fast_model_matches(tiny_model_dir):
     plain = Generator(load_model(tiny_model_dir), tok)
     fast = Generator(prepare_for_cpu_decoding(load_model(tiny_model_dir)), tok)
     prompts = ["안녕하세요", "한국어 모델", "가나다라마바사", "서울"]
-    assert [r.token_ids for r in fast.generate(prompts, max_new_tokens=12)] == \
-           [r.token_ids for r in plain.generate(prompts, max_new_tokens=12)]
+    assert [r.token_ids for r in fast.generate(prompts, max_new_tokens=12)] == [
+        r.token_ids for r in plain.generate(prompts, max_new_tokens=12)
+    ]
 
 
 def _perplexity(model, ids: torch.Tensor) -> float:
@@ -76,8 +76,8 @@ def _perplexity(model, ids: torch.Tensor) -> float:
 def test_int8_perplexity_close_on_korean_text(corpus_dir, tiny_model_dir):
     tok = load_tokenizer_for(tiny_model_dir)
     with gzip.open(corpus_dir / "nsmc-reviews.jsonl.gz", "rt", encoding="utf-8") as f:
-        texts = [json.loads(line)["text"] for _, line in zip(range(400), f)]
-    ids = [t for text in texts for t in tok.encode(text) + [2]][:4 * 128]
+        texts = [json.loads(line)["text"] for _, line in zip(range(400), f, strict=False)]
+    ids = [t for text in texts for t in tok.encode(text) + [2]][: 4 * 128]
     batch = torch.tensor(ids).view(4, 128)
     model = build_model("tiny-h128", seed=0).eval()
     # Trained-like weight spread: a random init's tiny weights would make any quantization look free.

@@ -15,8 +15,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("qs") / "out"
-    proc = subprocess.run([sys.executable, "-m", "polyglot_ko.cli", "quickstart", "--fast", "--out", str(out),
-                           "--max-steps", "12"], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "polyglot_ko.cli", "quickstart", "--fast", "--out", str(out), "--max-steps", "12"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out, proc.stdout
 
@@ -79,7 +83,11 @@ def test_report_numbers_match_the_artifacts(run):
 
 def test_rerun_reuses_finished_stages(run):
     out, _ = run
-    proc = subprocess.run([sys.executable, "-m", "polyglot_ko.cli", "quickstart", "--fast", "--out", str(out),
-                           "--max-steps", "12"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "polyglot_ko.cli", "quickstart", "--fast", "--out", str(out), "--max-steps", "12"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("reusing the finished stage") == 7

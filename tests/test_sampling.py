@@ -48,10 +48,19 @@ def test_all_tokens_impossible_falls_back_to_the_model_argmax():
     assert s.choose(logits) == 17
 
 
-@pytest.mark.parametrize("option,value", [("temperature", math.inf), ("temperature", math.nan),
-                                          ("top_p", math.nan), ("repetition_penalty", math.inf),
-                                          ("repetition_penalty", math.nan), ("seed", 2**64), ("seed", -1),
-                                          ("temperature", "0.5")])
+@pytest.mark.parametrize(
+    "option,value",
+    [
+        ("temperature", math.inf),
+        ("temperature", math.nan),
+        ("top_p", math.nan),
+        ("repetition_penalty", math.inf),
+        ("repetition_penalty", math.nan),
+        ("seed", 2**64),
+        ("seed", -1),
+        ("temperature", "0.5"),
+    ],
+)
 def test_non_finite_or_out_of_range_values_are_user_errors(option, value):
     with pytest.raises(UserError, match=f"^{option}="):
         SamplingParams(**{option: value}).validate(VOCAB)

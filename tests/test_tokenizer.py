@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -34,7 +34,7 @@ def corpus_lines(corpus_dir) -> list[str]:
     out = []
     for name, n in (("nsmc-reviews", 200), ("korean-hate-speech", 100), ("petitions", 20)):
         with gzip.open(corpus_dir / f"{name}.jsonl.gz", "rt", encoding="utf-8") as f:
-            for line, _ in zip(f, range(n)):
+            for line, _ in zip(f, range(n), strict=False):
                 out.append(json.loads(line)["text"])
     return out
 
@@ -57,10 +57,19 @@ def test_special_ids_and_sizes(tok):
         assert tok.backend.token_to_id(token) == tok.special_ids[name]
 
 
-@pytest.mark.parametrize("text", [
-    "번호는<|tel|>입니다", "<|tel|>", "x<|rrn|>y", "계좌<|acc|><|acc|>로 보내", "전화 <|tel|>\n주민 <|rrn|>.",
-    "<|endoftext|><|sep|><pad><eos>", "abc<|tel|>123<|acc|>def", "😀<|rrn|>😀",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "번호는<|tel|>입니다",
+        "<|tel|>",
+        "x<|rrn|>y",
+        "계좌<|acc|><|acc|>로 보내",
+        "전화 <|tel|>\n주민 <|rrn|>.",
+        "<|endoftext|><|sep|><pad><eos>",
+        "abc<|tel|>123<|acc|>def",
+        "😀<|rrn|>😀",
+    ],
+)
 def test_special_tokens_are_atomic_in_any_context(tok, text):
     ids = tok.encode(text)
     for name in ("acc", "tel", "rrn", "endoftext", "sep", "pad", "eos"):
@@ -77,19 +86,22 @@ def test_special_tokens_are_atomic_in_any_context(tok, text):
         assert ids == expected
 
 
-@pytest.mark.parametrize("text", [
-    "대한민국은 민주공화국이다. 대한민국의 주권은 국민에게 있고, 모든 권력은 국민으로부터 나온다.",
-    "GPT-NeoX 모델은 2048 토큰까지 처리합니다 (v1.3b, 12.8B params).",
-    "오늘 날씨 😀👍🏽👨‍👩‍👧 최고! 🇰🇷",
-    "大韓民國 憲法 第1條 ① 대한민국은 民主共和國이다.",
-    "ㅋㅋㅋㅋ ㅎㅎ ㅠㅠ ㄱㄴㄷㄹ ᄀᄁᄂ ᅡᅢ ᆨᆩ",
-    "   앞 공백   \t\t탭\n\n\n줄바꿈  \r\n끝   ",
-    " . , ? ! 'a' \"b\" 하 . 다 .",  # transformers' clean-up would eat the spaces before punctuation
-    "한\u0301글 e\u0301 ñ combining; zero\u200bwidth; nbsp\u00a0here; bom\ufeffmark",
-    "1234567890 010-1234-5678 3.14159 1e-9 ½ ²",
-    "\x00\x01\x7f control",
-    "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "대한민국은 민주공화국이다. 대한민국의 주권은 국민에게 있고, 모든 권력은 국민으로부터 나온다.",
+        "GPT-NeoX 모델은 2048 토큰까지 처리합니다 (v1.3b, 12.8B params).",
+        "오늘 날씨 😀👍🏽👨‍👩‍👧 최고! 🇰🇷",
+        "大韓民國 憲法 第1條 ① 대한민국은 民主共和國이다.",
+        "ㅋㅋㅋㅋ ㅎㅎ ㅠㅠ ㄱㄴㄷㄹ ᄀᄁᄂ ᅡᅢ ᆨᆩ",
+        "   앞 공백   \t\t탭\n\n\n줄바꿈  \r\n끝   ",
+        " . , ? ! 'a' \"b\" 하 . 다 .",  # transformers' clean-up would eat the spaces before punctuation
+        "한\u0301글 e\u0301 ñ combining; zero\u200bwidth; nbsp\u00a0here; bom\ufeffmark",
+        "1234567890 010-1234-5678 3.14159 1e-9 ½ ²",
+        "\x00\x01\x7f control",
+        "",
+    ],
+)
 def test_round_trip(tok, text):
     ids = tok.encode(text)
     assert tok.decode(ids) == text
@@ -105,7 +117,7 @@ def test_round_trip_and_batch_on_real_corpus(tok, corpus_lines):
     batch = tok.encode_batch(corpus_lines)
     assert batch == [tok.encode(t) for t in corpus_lines]
     assert tok.decode_batch(batch) == corpus_lines
-    for t, ids in zip(corpus_lines, batch):
+    for t, ids in zip(corpus_lines, batch, strict=False):
         assert tok.decode(ids) == t
 
 
@@ -121,19 +133,23 @@ def test_ids_outside_the_vocabulary_are_refused(tok):
 def test_mask_invalid_logits_keeps_sampling_inside_the_vocabulary(tok):
     torch = pytest.importorskip("torch")
     logits = torch.zeros(2, 3, tok.padded_vocab_size)
-    logits[..., tok.vocab_size:] = 100.0  # padding rows are the most likely: they must still never win
+    logits[..., tok.vocab_size :] = 100.0  # padding rows are the most likely: they must still never win
     out = tok.mask_invalid_logits(logits)
     assert out is logits
     assert int(logits.argmax(-1).max()) < tok.vocab_size
     probs = torch.softmax(logits, -1)
-    assert float(probs[..., tok.vocab_size:].sum()) == 0.0
+    assert float(probs[..., tok.vocab_size :].sum()) == 0.0
     sampled = torch.multinomial(probs.view(-1, tok.padded_vocab_size), 1000, replacement=True)
     assert int(sampled.max()) < tok.vocab_size
 
 
 def test_fingerprint_is_stable_across_save_and_load(tok, tmp_path, reference_tokenizer_dir):
     ours = tok.save(tmp_path / "ours")
-    assert sorted(p.name for p in ours.iterdir()) == ["special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
+    assert sorted(p.name for p in ours.iterdir()) == [
+        "special_tokens_map.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
     assert load_tokenizer(ours).fingerprint == tok.fingerprint
     transformers = pytest.importorskip("transformers")
     hf = transformers.AutoTokenizer.from_pretrained(str(ours))
@@ -164,8 +180,11 @@ def test_transformers_gives_the_same_ids(tok, tmp_path, samples, corpus_lines, r
     # Our config: generation stops on <|endoftext|> (2), the document separator; pad stays <pad> (0).
     assert hf.eos_token_id == tok.endoftext_id == 2
     assert hf.pad_token_id == tok.pad_id == 0
-    assert hf.decode(tok.encode("a<|tel|>b"), skip_special_tokens=True) == tok.decode(
-        tok.encode("a<|tel|>b"), skip_special_tokens=True) == "ab"
+    assert (
+        hf.decode(tok.encode("a<|tel|>b"), skip_special_tokens=True)
+        == tok.decode(tok.encode("a<|tel|>b"), skip_special_tokens=True)
+        == "ab"
+    )
 
 
 # --- bad input ----------------------------------------------------------------------------------------
@@ -187,8 +206,14 @@ def test_corrupt_tokenizer_json(tmp_path, reference_tokenizer_dir, damage):
     folder = _copy_folder(reference_tokenizer_dir, tmp_path / "t")
     f = folder / "tokenizer.json"
     data = f.read_bytes()
-    f.write_bytes({"truncated": data[: len(data) // 2], "empty": b"", "binary": b"\xff\xfe\x00garbage",
-                   "not-a-tokenizer": b'{"hello": 1}'}[damage])
+    f.write_bytes(
+        {
+            "truncated": data[: len(data) // 2],
+            "empty": b"",
+            "binary": b"\xff\xfe\x00garbage",
+            "not-a-tokenizer": b'{"hello": 1}',
+        }[damage]
+    )
     with pytest.raises(UserError) as e:
         load_tokenizer(folder)
     msg = str(e.value)
@@ -260,7 +285,7 @@ def _stream(tok, ids, rng, skip=False):
     chunks, i = [], 0
     while i < len(ids):
         k = rng.randint(1, 4)
-        chunks.append(dec.add(ids[i:i + k]))
+        chunks.append(dec.add(ids[i : i + k]))
         i += k
     chunks.append(dec.flush())
     return chunks

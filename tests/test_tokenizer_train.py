@@ -30,8 +30,11 @@ def _lines(corpus_dir: Path, name: str, n: int, skip: int = 0) -> list[str]:
 @pytest.fixture(scope="module")
 def train_texts(corpus_dir) -> list[str]:
     # Sentences with real morphology (news comments, KorSTS, petitions) rather than only short reviews.
-    return (_lines(corpus_dir, "korsts", N_TRAIN // 2) + _lines(corpus_dir, "korean-hate-speech", N_TRAIN // 2)
-            + _lines(corpus_dir, "petitions", 3))
+    return (
+        _lines(corpus_dir, "korsts", N_TRAIN // 2)
+        + _lines(corpus_dir, "korean-hate-speech", N_TRAIN // 2)
+        + _lines(corpus_dir, "petitions", 3)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +74,13 @@ def test_structure_matches_the_released_tokenizer(mbbpe, reference_tokenizer_dir
     assert tok.special_ids == {"pad": 0, "eos": 1, "endoftext": 2, "sep": 3, "acc": 1500, "tel": 1501, "rrn": 1502}
     assert (tok.vocab_size, tok.padded_vocab_size) == (1503, 1536)
     assert tok.encode("번호는<|tel|>입니다").count(tok.tel_id) == 1
-    assert tok.encode("a<|endoftext|>") [-1] == 2
+    assert tok.encode("a<|endoftext|>")[-1] == 2
     assert sorted(p.name for p in folder.iterdir()) == [
-        "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json", "tokenizer_training.json"]
+        "special_tokens_map.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "tokenizer_training.json",
+    ]
     info = json.loads((folder / "tokenizer_training.json").read_text(encoding="utf-8"))
     assert info["morpheme_aware"] and info["documents"] == 2 * (N_TRAIN // 2) + 3
     assert info["fingerprint"] == tok.fingerprint
@@ -141,8 +148,7 @@ def test_word_analysis_mode_also_keeps_merges_inside_morphemes(tmp_path, train_t
 
 
 def test_small_corpus_gives_fewer_merges_and_pii_ids_follow(tmp_path, train_texts):
-    tok = train_tokenizer(train_texts[:30], tmp_path / "t", vocab_size=30000, morpheme_aware=False,
-                          show_progress=False)
+    tok = train_tokenizer(train_texts[:30], tmp_path / "t", vocab_size=30000, morpheme_aware=False, show_progress=False)
     n = tok.backend.get_vocab_size(with_added_tokens=False)
     assert 260 < n < 30000
     assert (tok.acc_id, tok.tel_id, tok.rrn_id) == (n, n + 1, n + 2) and tok.vocab_size == n + 3
@@ -151,20 +157,24 @@ def test_small_corpus_gives_fewer_merges_and_pii_ids_follow(tmp_path, train_text
 
 def test_input_forms_give_the_same_tokenizer(tmp_path, train_texts, train_file, plain):
     from_list = plain[0]
-    from_gen = train_tokenizer((t for t in train_texts), tmp_path / "gen", vocab_size=1500, morpheme_aware=False,
-                               show_progress=False)
-    from_file = train_tokenizer(train_file, tmp_path / "file", vocab_size=1500, morpheme_aware=False,
-                                text_field="body", show_progress=False)
+    from_gen = train_tokenizer(
+        (t for t in train_texts), tmp_path / "gen", vocab_size=1500, morpheme_aware=False, show_progress=False
+    )
+    from_file = train_tokenizer(
+        train_file, tmp_path / "file", vocab_size=1500, morpheme_aware=False, text_field="body", show_progress=False
+    )
     assert from_list.fingerprint == from_gen.fingerprint == from_file.fingerprint
     # Deterministic: training again on the same text gives the same merges.
-    again = train_tokenizer(list(train_texts), tmp_path / "again", vocab_size=1500, morpheme_aware=False,
-                            show_progress=False)
+    again = train_tokenizer(
+        list(train_texts), tmp_path / "again", vocab_size=1500, morpheme_aware=False, show_progress=False
+    )
     assert again.fingerprint == from_list.fingerprint
 
 
 def test_max_chars_stops_reading(tmp_path, train_texts):
-    train_tokenizer(train_texts, tmp_path / "t", vocab_size=400, morpheme_aware=False, max_chars=5000,
-                    show_progress=False)
+    train_tokenizer(
+        train_texts, tmp_path / "t", vocab_size=400, morpheme_aware=False, max_chars=5000, show_progress=False
+    )
     info = json.loads((tmp_path / "t" / "tokenizer_training.json").read_text(encoding="utf-8"))
     assert info["characters"] == 5000
     assert info["documents"] < len(train_texts)
@@ -185,8 +195,23 @@ def test_cli_trains_and_reports_bad_input(tmp_path, train_file, capsys):
     from polyglot_ko.cli import main
 
     out = tmp_path / "cli-tok"
-    assert main(["train-tokenizer", "--input", str(train_file), "--out", str(out), "--vocab-size", "600",
-                 "--no-morpheme", "--text-field", "body"]) == 0
+    assert (
+        main(
+            [
+                "train-tokenizer",
+                "--input",
+                str(train_file),
+                "--out",
+                str(out),
+                "--vocab-size",
+                "600",
+                "--no-morpheme",
+                "--text-field",
+                "body",
+            ]
+        )
+        == 0
+    )
     summary = capsys.readouterr().out
     assert "603 ids" in summary and str(out) in summary
     assert load_tokenizer(out).vocab_size == 603
@@ -194,14 +219,21 @@ def test_cli_trains_and_reports_bad_input(tmp_path, train_file, capsys):
     assert main(["train-tokenizer", "--input", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "missing.jsonl" in err and err.count("\n") == 1
-    assert main(["train-tokenizer", "--input", str(train_file), "--out", str(tmp_path / "x"), "--vocab-size", "100"]) == 2
+    assert (
+        main(["train-tokenizer", "--input", str(train_file), "--out", str(tmp_path / "x"), "--vocab-size", "100"]) == 2
+    )
     assert "vocab_size 100" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 
 def test_lone_surrogates_in_training_text_are_replaced(tmp_path):
-    tok = train_tokenizer(["가나\ud800다 라마"] * 5 + ["가나다 라마"] * 5, tmp_path / "t", vocab_size=300,
-                          morpheme_aware=True, show_progress=False)
+    tok = train_tokenizer(
+        ["가나\ud800다 라마"] * 5 + ["가나다 라마"] * 5,
+        tmp_path / "t",
+        vocab_size=300,
+        morpheme_aware=True,
+        show_progress=False,
+    )
     assert tok.decode(tok.encode("가나다 라마")) == "가나다 라마"
 
 
@@ -213,4 +245,3 @@ def test_empty_input_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="expected file paths or strings"):
         train_tokenizer(iter([1, 2]), tmp_path / "t", vocab_size=300, morpheme_aware=False, show_progress=False)
     assert not (tmp_path / "t").exists()
-

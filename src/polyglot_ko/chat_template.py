@@ -161,16 +161,20 @@ def compile_template(template: str):
         def fromkeys(self, *args, **kwargs):
             return dict.fromkeys(*args, **kwargs)
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=[_generation_extension(), jinja2.ext.loopcontrols])
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[_generation_extension(), jinja2.ext.loopcontrols]
+    )
     env.filters["tojson"] = tojson
-    env.globals.update(raise_exception=raise_exception, strftime_now=strftime_now, dict=TemplateDict(),
-                       namespace=TemplateNamespace)
+    env.globals.update(
+        raise_exception=raise_exception, strftime_now=strftime_now, dict=TemplateDict(), namespace=TemplateNamespace
+    )
     try:
         return env.from_string(template)
     except jinja2.exceptions.TemplateSyntaxError as e:
-        raise UserError(f"chat template: Jinja syntax error on line {e.lineno} ({e.message}); fix the template "
-                        f"or remove it to use the built-in one") from None
+        raise UserError(
+            f"chat template: Jinja syntax error on line {e.lineno} ({e.message}); fix the template "
+            f"or remove it to use the built-in one"
+        ) from None
 
 
 def _normalize(messages: Iterable[Any]) -> list[dict]:
@@ -188,8 +192,9 @@ def _render(messages, add_generation_prompt: bool, template: str, track: bool, k
     import jinja2
 
     compiled = compile_template(template)
-    variables = dict(messages=_normalize(messages), tools=None, documents=None,
-                     add_generation_prompt=add_generation_prompt, **kwargs)
+    variables = dict(
+        messages=_normalize(messages), tools=None, documents=None, add_generation_prompt=add_generation_prompt, **kwargs
+    )
     blocks: list[str] = []
     spans: list[tuple[int, int]] = []
     try:
@@ -203,16 +208,18 @@ def _render(messages, add_generation_prompt: bool, template: str, track: bool, k
         raise UserError(f"{e.message or type(e).__name__}; fix the messages or the chat template") from None
 
 
-def render_chat(messages: Iterable[dict], add_generation_prompt: bool = True, template: str = CHAT_TEMPLATE,
-                **kwargs) -> str:
+def render_chat(
+    messages: Iterable[dict], add_generation_prompt: bool = True, template: str = CHAT_TEMPLATE, **kwargs
+) -> str:
     """The text of `messages` under `template`, byte-identical to transformers'
     `tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=...)`. Extra keyword
     arguments become template variables, as in transformers."""
     return _render(messages, add_generation_prompt, template, False, kwargs)[0]
 
 
-def render_chat_with_spans(messages: Iterable[dict], add_generation_prompt: bool = False,
-                           template: str = CHAT_TEMPLATE, **kwargs) -> tuple[str, list[tuple[int, int]]]:
+def render_chat_with_spans(
+    messages: Iterable[dict], add_generation_prompt: bool = False, template: str = CHAT_TEMPLATE, **kwargs
+) -> tuple[str, list[tuple[int, int]]]:
     """(text, assistant spans): the rendering and the [start, end) character ranges of its `{% generation %}`
     blocks (assistant text, trained), the same ranges transformers' assistant mask is built from."""
     return _render(messages, add_generation_prompt, template, True, kwargs)
@@ -248,8 +255,10 @@ def template_from_folder(folder: str | os.PathLike) -> str:
             found = named.get("default")
         if found is not None:
             if not isinstance(found, str):
-                raise UserError(f"{path}: chat_template must be a string (or a list of {{name, template}} with a "
-                                f"\"default\"); fix it or remove the key to use the built-in template")
+                raise UserError(
+                    f"{path}: chat_template must be a string (or a list of {{name, template}} with a "
+                    f'"default"); fix it or remove the key to use the built-in template'
+                )
             template, source = found, path
     try:
         compile_template(template)

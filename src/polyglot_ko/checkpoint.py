@@ -36,8 +36,14 @@ BIN_SINGLE, BIN_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
 # included); they are recomputed, never loaded.
 _IGNORED_KEYS = re.compile(r"(attention\.(bias|masked_bias|rotary_emb\.inv_freq)|rotary_emb\.inv_freq)$")
 
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-          "float16": torch.float16, "fp16": torch.float16}
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
 
 
 def parse_dtype(dtype: str | torch.dtype | None, default: torch.dtype = torch.float32) -> torch.dtype:
@@ -57,13 +63,17 @@ def parse_device(device: str | torch.device) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise UserError(f"device {device!r} is not a torch device; use cpu, cuda, cuda:1, ...", param="device") from None
+        raise UserError(
+            f"device {device!r} is not a torch device; use cpu, cuda, cuda:1, ...", param="device"
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device {device!r}: this torch build sees no CUDA GPU; use cpu (or install a CUDA torch)",
-                        param="device")
+        raise UserError(
+            f"device {device!r}: this torch build sees no CUDA GPU; use cpu (or install a CUDA torch)", param="device"
+        )
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise UserError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible",
-                        param="device")
+        raise UserError(
+            f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible", param="device"
+        )
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise UserError(f"device {device!r}: MPS is not available here; use cpu", param="device")
     if dev.type not in ("cpu", "cuda", "mps", "meta"):
@@ -82,18 +92,29 @@ def _weight_files(folder: Path) -> tuple[str, list[Path]]:
             files = [folder / name for name in sorted(set(weight_map.values()))]
             missing = [f.name for f in files if not f.is_file()]
             if missing:
-                raise UserError(f"{folder}: shard(s) {', '.join(missing)} listed in {index} are missing; "
-                                f"copy the whole model folder")
+                raise UserError(
+                    f"{folder}: shard(s) {', '.join(missing)} listed in {index} are missing; "
+                    f"copy the whole model folder"
+                )
             return kind, files
         if (folder / single).is_file():
             return kind, [folder / single]
-    raise UserError(f"{folder} holds no weights (model.safetensors, a sharded index, or pytorch_model.bin); "
-                    f"pass a Hugging Face model folder")
+    raise UserError(
+        f"{folder} holds no weights (model.safetensors, a sharded index, or pytorch_model.bin); "
+        f"pass a Hugging Face model folder"
+    )
 
 
 _SAFETENSORS_DTYPES = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
     "BOOL": torch.bool,
 }
 
@@ -139,8 +160,13 @@ def _iter_safetensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
             shape = info["shape"]
         except (KeyError, TypeError, ValueError):
             raise corrupt(f"bad entry for {name}") from None
-        if not (_is_count(begin) and _is_count(end) and begin <= end and isinstance(shape, list)
-                and all(_is_count(d) for d in shape)):
+        if not (
+            _is_count(begin)
+            and _is_count(end)
+            and begin <= end
+            and isinstance(shape, list)
+            and all(_is_count(d) for d in shape)
+        ):
             raise corrupt(f"bad offsets or shape for {name}")  # e.g. negative offsets would read the header
         numel = math.prod(shape)
         if start + end > size or end - begin != numel * torch.empty((), dtype=dtype).element_size():
@@ -160,15 +186,22 @@ def _iter_tensors(kind: str, files: list[Path]) -> Iterator[tuple[str, torch.Ten
             try:
                 state = torch.load(f, map_location="cpu", weights_only=True, mmap=True)
             except Exception as e:  # unpickling errors have many types; all mean "not a safe weights file"
-                raise UserError(f"{f} could not be read as a weights-only checkpoint ({type(e).__name__}: "
-                                f"{str(e).splitlines()[0][:200]}); convert it to safetensors from a trusted "
-                                f"source") from None
+                raise UserError(
+                    f"{f} could not be read as a weights-only checkpoint ({type(e).__name__}: "
+                    f"{str(e).splitlines()[0][:200]}); convert it to safetensors from a trusted "
+                    f"source"
+                ) from None
             yield from state.items()
 
 
-def load_model(path_or_hub_id: str | Path, dtype: str | torch.dtype | None = "float32",
-               device: str | torch.device = "cpu", revision: str | None = None,
-               adapter: str | Path | None = None, merge_adapter: bool = True) -> GPTNeoXForCausalLM:
+def load_model(
+    path_or_hub_id: str | Path,
+    dtype: str | torch.dtype | None = "float32",
+    device: str | torch.device = "cpu",
+    revision: str | None = None,
+    adapter: str | Path | None = None,
+    merge_adapter: bool = True,
+) -> GPTNeoXForCausalLM:
     """Load a GPT-NeoX (Polyglot-Ko) model folder or hub id; every tensor is checked against config.json.
 
     `adapter`: a LoRA adapter folder or hub id (peft's adapter_config.json + adapter_model.safetensors) to attach;
@@ -176,17 +209,21 @@ def load_model(path_or_hub_id: str | Path, dtype: str | torch.dtype | None = "fl
     base, else its LoRA layers stay (`finetune.lora`). `path_or_hub_id` may itself be an adapter folder: the base
     is then its adapter_config.json's `base_model_name_or_path`.
     """
-    folder = resolve_folder(path_or_hub_id, revision=revision, what="model",
-                            allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
+    folder = resolve_folder(
+        path_or_hub_id, revision=revision, what="model", allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"]
+    )
     if not (folder / "config.json").is_file() and (folder / "adapter_config.json").is_file():
         from .finetune.lora import adapter_base
 
         if adapter is not None:
-            raise UserError(f"{folder} is itself a LoRA adapter folder; pass its base model as path_or_hub_id with "
-                            f"adapter={str(adapter)!r}, or drop adapter")
+            raise UserError(
+                f"{folder} is itself a LoRA adapter folder; pass its base model as path_or_hub_id with "
+                f"adapter={str(adapter)!r}, or drop adapter"
+            )
         base, base_revision = adapter_base(folder)
-        return load_model(base, dtype=dtype, device=device, revision=base_revision, adapter=folder,
-                          merge_adapter=merge_adapter)
+        return load_model(
+            base, dtype=dtype, device=device, revision=base_revision, adapter=folder, merge_adapter=merge_adapter
+        )
     if not (folder / "config.json").is_file():
         raise UserError(f"{folder} has no config.json; pass a Hugging Face model folder")
     config = ModelConfig.from_json_file(folder / "config.json")
@@ -201,14 +238,20 @@ def load_model(path_or_hub_id: str | Path, dtype: str | torch.dtype | None = "fl
         if _IGNORED_KEYS.search(name):
             continue
         if name not in expected:
-            raise UserError(f"{folder}: unexpected tensor {name!r}; this is not a GPT-NeoX causal LM checkpoint "
-                            f"matching its config.json")
+            raise UserError(
+                f"{folder}: unexpected tensor {name!r}; this is not a GPT-NeoX causal LM checkpoint "
+                f"matching its config.json"
+            )
         if tensor.shape != expected[name]:
-            raise UserError(f"{folder}: tensor {name} has shape {tuple(tensor.shape)} but config.json implies "
-                            f"{tuple(expected[name])}; the config does not match the weights")
+            raise UserError(
+                f"{folder}: tensor {name} has shape {tuple(tensor.shape)} but config.json implies "
+                f"{tuple(expected[name])}; the config does not match the weights"
+            )
         if not tensor.is_floating_point():
-            raise UserError(f"{folder}: tensor {name} is {str(tensor.dtype).removeprefix('torch.')}; model weights "
-                            f"must be floating point (F32, F16 or BF16): export the model again")
+            raise UserError(
+                f"{folder}: tensor {name} is {str(tensor.dtype).removeprefix('torch.')}; model weights "
+                f"must be floating point (F32, F16 or BF16): export the model again"
+            )
         state[name] = tensor.to(device=device, dtype=dtype)
         del tensor
     missing = sorted(set(expected) - set(state))
@@ -237,8 +280,13 @@ def _parse_size(size: int | str) -> int:
 
 def generation_config_dict() -> dict:
     # eos = <|endoftext|> (2), the token the model ends documents with; not the released configs' 0 (= <pad>).
-    return {"bos_token_id": ENDOFTEXT_ID, "eos_token_id": ENDOFTEXT_ID, "pad_token_id": PAD_ID,
-            "do_sample": False, "max_new_tokens": 128}
+    return {
+        "bos_token_id": ENDOFTEXT_ID,
+        "eos_token_id": ENDOFTEXT_ID,
+        "pad_token_id": PAD_ID,
+        "do_sample": False,
+        "max_new_tokens": 128,
+    }
 
 
 def _copy_tokenizer_files(src: Path, dest: Path) -> None:
@@ -254,16 +302,22 @@ def _copy_tokenizer_files(src: Path, dest: Path) -> None:
             cfg = read_json(src / name, "restore the file from the tokenizer's source, or re-save the tokenizer")
             if isinstance(cfg, dict) and not {"model_input_names", "chat_template"} <= set(cfg):
                 # transformers 4.x would otherwise return token_type_ids, which GPT-NeoX's generate rejects.
-                atomic_write_json(dest / name, {"model_input_names": list(MODEL_INPUT_NAMES),
-                                                "chat_template": CHAT_TEMPLATE, **cfg})
+                atomic_write_json(
+                    dest / name, {"model_input_names": list(MODEL_INPUT_NAMES), "chat_template": CHAT_TEMPLATE, **cfg}
+                )
                 continue
         shutil.copy2(src / name, dest / name)
 
 
-def save_model(model: GPTNeoXForCausalLM, folder: str | Path, tokenizer=None,
-               dtype: str | torch.dtype | None = None, max_shard_size: int | str = "2GB",
-               extra_files: dict[str, Path] | None = None,
-               model_card: ModelCardInfo | dict | bool = True) -> Path:
+def save_model(
+    model: GPTNeoXForCausalLM,
+    folder: str | Path,
+    tokenizer=None,
+    dtype: str | torch.dtype | None = None,
+    max_shard_size: int | str = "2GB",
+    extra_files: dict[str, Path] | None = None,
+    model_card: ModelCardInfo | dict | bool = True,
+) -> Path:
     """Write a Hugging Face model folder atomically (the folder is complete or absent).
 
     `tokenizer`: an object with `save(folder)` (ours) or a folder whose tokenizer files are copied.
@@ -305,8 +359,11 @@ def save_model(model: GPTNeoXForCausalLM, folder: str | Path, tokenizer=None,
 
     with atomic_dir(folder) as tmp:
         weight_map, total = {}, 0
-        names = [SAFE_SINGLE] if len(shards) == 1 else [
-            f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+        names = (
+            [SAFE_SINGLE]
+            if len(shards) == 1
+            else [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+        )
         for fname, shard in zip(names, shards, strict=True):
             tensors = {k: v.detach().to(device="cpu", dtype=out_dtype).contiguous() for k, v in shard.items()}
             save_file(tensors, str(tmp / fname), metadata={"format": "pt"})
@@ -336,8 +393,13 @@ def save_model(model: GPTNeoXForCausalLM, folder: str | Path, tokenizer=None,
     return folder
 
 
-def convert_model(source: str | Path, dest: str | Path, dtype: str | None = None,
-                  max_shard_size: int | str = "2GB", overwrite: bool = False) -> GPTNeoXForCausalLM:
+def convert_model(
+    source: str | Path,
+    dest: str | Path,
+    dtype: str | None = None,
+    max_shard_size: int | str = "2GB",
+    overwrite: bool = False,
+) -> GPTNeoXForCausalLM:
     """Rewrite the model folder or hub id `source` as the folder `dest` (atomically), with its tokenizer files.
 
     Args:

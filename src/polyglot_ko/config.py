@@ -75,9 +75,11 @@ class ModelConfig:
 
     def _check_types(self) -> None:
         """Every field has its declared type and a usable value (a config.json can hold anything)."""
+
         def bad(name, rule):
-            raise UserError(f"model config {self.name}: {name}={getattr(self, name)!r} {rule}; fix config.json "
-                            f"or the recipe")
+            raise UserError(
+                f"model config {self.name}: {name}={getattr(self, name)!r} {rule}; fix config.json or the recipe"
+            )
 
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
@@ -89,8 +91,15 @@ class ModelConfig:
                 setattr(self, f.name, float(value))
             if f.type in ("bool", "str") and type(value).__name__ != f.type:
                 bad(f.name, f"must be a {f.type}")
-        for name in ("vocab_size", "tokenizer_vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings"):
+        for name in (
+            "vocab_size",
+            "tokenizer_vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+        ):
             if getattr(self, name) < 1:
                 bad(name, "must be at least 1")
         for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
@@ -107,14 +116,20 @@ class ModelConfig:
     def validate(self) -> ModelConfig:
         self._check_types()
         if self.hidden_size % self.num_attention_heads:
-            raise UserError(f"model config {self.name}: hidden_size {self.hidden_size} is not divisible by "
-                            f"num_attention_heads {self.num_attention_heads}; choose a divisor")
+            raise UserError(
+                f"model config {self.name}: hidden_size {self.hidden_size} is not divisible by "
+                f"num_attention_heads {self.num_attention_heads}; choose a divisor"
+            )
         if self.rotary_ndims % 2 or not 0 < self.rotary_ndims <= self.head_size:
-            raise UserError(f"model config {self.name}: rotary_pct {self.rotary_pct} gives {self.rotary_ndims} "
-                            f"rotary dims of head size {self.head_size}; it must be an even number in (0, head size]")
+            raise UserError(
+                f"model config {self.name}: rotary_pct {self.rotary_pct} gives {self.rotary_ndims} "
+                f"rotary dims of head size {self.head_size}; it must be an even number in (0, head size]"
+            )
         if self.vocab_size < self.tokenizer_vocab_size:
-            raise UserError(f"model config {self.name}: vocab_size {self.vocab_size} is smaller than the tokenizer's "
-                            f"{self.tokenizer_vocab_size}; use at least that many embedding rows")
+            raise UserError(
+                f"model config {self.name}: vocab_size {self.vocab_size} is smaller than the tokenizer's "
+                f"{self.tokenizer_vocab_size}; use at least that many embedding rows"
+            )
         if self.hidden_act not in ("gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "relu"):
             raise UserError(f"model config {self.name}: hidden_act {self.hidden_act!r} is not supported; use 'gelu'")
         return self
@@ -146,8 +161,11 @@ class ModelConfig:
             # Old and new spellings of the rotary settings, so transformers 4.x and 5.x read the same model.
             "rotary_pct": self.rotary_pct,
             "rotary_emb_base": self.rotary_emb_base,
-            "rope_parameters": {"rope_type": "default", "rope_theta": self.rotary_emb_base,
-                                "partial_rotary_factor": self.rotary_pct},
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": self.rotary_emb_base,
+                "partial_rotary_factor": self.rotary_pct,
+            },
             "max_position_embeddings": self.max_position_embeddings,
             "layer_norm_eps": self.layer_norm_eps,
             "initializer_range": self.initializer_range,
@@ -169,8 +187,10 @@ class ModelConfig:
         if not isinstance(d, dict):
             raise UserError(f"{source}: holds a JSON {type(d).__name__}, not an object; is this a config.json?")
         if d.get("model_type", "gpt_neox") != "gpt_neox":
-            raise UserError(f"{source}: model_type {d.get('model_type')!r} is not gpt_neox; this loader reads "
-                            f"GPT-NeoX (Polyglot-Ko) checkpoints only")
+            raise UserError(
+                f"{source}: model_type {d.get('model_type')!r} is not gpt_neox; this loader reads "
+                f"GPT-NeoX (Polyglot-Ko) checkpoints only"
+            )
         missing = [k for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size") if k not in d]
         if missing:
             raise UserError(f"{source}: missing {', '.join(missing)}; is this a GPT-NeoX config.json?")
@@ -194,8 +214,12 @@ class ModelConfig:
             return cls(
                 name=extra.get("preset", "custom"),
                 vocab_size=d["vocab_size"],
-                tokenizer_vocab_size=extra.get("tokenizer_vocab_size", min(TOKENIZER_VOCAB_SIZE, d["vocab_size"])
-                                               if isinstance(d["vocab_size"], int) else TOKENIZER_VOCAB_SIZE),
+                tokenizer_vocab_size=extra.get(
+                    "tokenizer_vocab_size",
+                    min(TOKENIZER_VOCAB_SIZE, d["vocab_size"])
+                    if isinstance(d["vocab_size"], int)
+                    else TOKENIZER_VOCAB_SIZE,
+                ),
                 hidden_size=hidden,
                 num_hidden_layers=d["num_hidden_layers"],
                 num_attention_heads=d["num_attention_heads"],
@@ -226,13 +250,25 @@ class ModelConfig:
         return dataclasses.replace(self, **changes).validate()
 
 
-def _preset(name: str, layers: int, hidden: int, heads: int, inter: int, rotary_pct: float,
-            max_pos: int = 2048) -> ModelConfig:
-    return ModelConfig(name=name, vocab_size=PADDED_VOCAB_SIZE, tokenizer_vocab_size=TOKENIZER_VOCAB_SIZE,
-                       hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                       intermediate_size=inter, rotary_pct=rotary_pct, rotary_emb_base=10000.0,
-                       max_position_embeddings=max_pos, layer_norm_eps=1e-5, initializer_range=0.02,
-                       use_parallel_residual=True, hidden_act="gelu")
+def _preset(
+    name: str, layers: int, hidden: int, heads: int, inter: int, rotary_pct: float, max_pos: int = 2048
+) -> ModelConfig:
+    return ModelConfig(
+        name=name,
+        vocab_size=PADDED_VOCAB_SIZE,
+        tokenizer_vocab_size=TOKENIZER_VOCAB_SIZE,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=inter,
+        rotary_pct=rotary_pct,
+        rotary_emb_base=10000.0,
+        max_position_embeddings=max_pos,
+        layer_norm_eps=1e-5,
+        initializer_range=0.02,
+        use_parallel_residual=True,
+        hidden_act="gelu",
+    )
 
 
 # The model cards' sizes. Parameter counts on the meta device: 1,331,810,304 / 3,809,974,272 / 5,885,059,072

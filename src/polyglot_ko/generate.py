@@ -1,4 +1,5 @@
-"""Text generation: a `Generator` (model + tokenizer) with batched and streaming `generate`, on a continuous-batching engine.
+"""Text generation: a `Generator` (model + tokenizer) with batched and streaming `generate`, on a continuous-batching
+engine.
 
     gen = polyglot_ko.load_generator("EleutherAI/polyglot-ko-1.3b")        # or a local folder
     gen.generate("한국어 문장", max_new_tokens=32).text
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterator
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -66,16 +67,23 @@ class GenerationResult:
     """The prompt as the model saw it."""
     finish_reason: str
     """"stop" (stop token or string), "length" (max_new_tokens or the context), "cancelled" or "error"."""
-    logprobs: Optional[list[dict]] = None
+    logprobs: list[dict] | None = None
     """Per generated token: {"token_id", "logprob", "top": [(id, logprob), ...]} when requested."""
 
 
 class DecodingSequence:
     """One prompt being decoded: sampler state, incremental text, stop-string matching and its listener."""
 
-    def __init__(self, prompt_ids: list[int], params: SamplingParams, sampler: SequenceSampler, decoder,
-                 max_new_tokens: int, listener: Optional[Callable[["DecodingSequence", str], None]] = None,
-                 tag: Any = None):
+    def __init__(
+        self,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        sampler: SequenceSampler,
+        decoder,
+        max_new_tokens: int,
+        listener: Callable[[DecodingSequence, str], None] | None = None,
+        tag: Any = None,
+    ):
         self.prompt_ids = prompt_ids
         self.params = params
         self.sampler = sampler
@@ -84,19 +92,19 @@ class DecodingSequence:
         self.listener = listener
         self.tag = tag
         self.out_ids: list[int] = []
-        self.logprobs: Optional[list[dict]] = [] if params.logprobs is not None else None
+        self.logprobs: list[dict] | None = [] if params.logprobs is not None else None
         self.text = ""
         self.emitted = 0
-        self.finish_reason: Optional[str] = None
-        self.error: Optional[BaseException] = None
+        self.finish_reason: str | None = None
+        self.error: BaseException | None = None
         """Why the engine failed this sequence (finish_reason "error"): the exception of the failed step."""
         self.cancelled = False
         self._max_stop = max((len(s) for s in params.stop), default=0)
         self.created = time.perf_counter()
-        self.first_token_time: Optional[float] = None
+        self.first_token_time: float | None = None
         self.want_prompt_logprobs = False
         """Also score the prompt (echo + logprobs): `prompt_logprobs[k]` = log p(prompt[k+1] | prompt[:k+1])."""
-        self.prompt_logprobs: Optional[list[float]] = None
+        self.prompt_logprobs: list[float] | None = None
 
     @property
     def finished(self) -> bool:
@@ -117,11 +125,12 @@ class DecodingSequence:
             self.finish_reason = "error"
 
     def result(self) -> GenerationResult:
-        return GenerationResult(self.text, list(self.out_ids), list(self.prompt_ids), self.finish_reason or "",
-                                self.logprobs)
+        return GenerationResult(
+            self.text, list(self.out_ids), list(self.prompt_ids), self.finish_reason or "", self.logprobs
+        )
 
     # called by the engine
-    def add_token(self, token: int, logits_row: Optional[torch.Tensor]) -> None:
+    def add_token(self, token: int, logits_row: torch.Tensor | None) -> None:
         if self.first_token_time is None:
             self.first_token_time = time.perf_counter()
         self.sampler.observe(token)
@@ -145,7 +154,7 @@ class DecodingSequence:
 
     def _emit(self, end: int) -> None:
         if end > self.emitted:
-            chunk = self.text[self.emitted:end]
+            chunk = self.text[self.emitted : end]
             self.emitted = end
             if self.listener is not None:
                 self.listener(self, chunk)
@@ -197,10 +206,10 @@ class DecodeEngine:
         self.pending: deque[DecodingSequence] = deque()
         self.active: list[DecodingSequence] = []
         self.cache = None
-        self.mask: Optional[torch.Tensor] = None  # [B, capacity] long, 1 = real token
-        self.pos: Optional[torch.Tensor] = None   # [B] position id of each row's next input token
-        self.last: Optional[torch.Tensor] = None  # [B] each row's latest token, the next step's input
-        self.padded = False                       # some row has left padding: the mask must be passed
+        self.mask: torch.Tensor | None = None  # [B, capacity] long, 1 = real token
+        self.pos: torch.Tensor | None = None  # [B] position id of each row's next input token
+        self.last: torch.Tensor | None = None  # [B] each row's latest token, the next step's input
+        self.padded = False  # some row has left padding: the mask must be passed
         self.admitting: list[DecodingSequence] = []  # taken from `pending`, not yet in `active`
         self.steps = 0
         self.failed_steps = 0
@@ -256,7 +265,7 @@ class DecodeEngine:
         tokens = self._choose(seqs, logits)
         want_rows = any(s.logprobs is not None for s in seqs)
         done = []
-        for i, (seq, tok) in enumerate(zip(seqs, tokens)):
+        for i, (seq, tok) in enumerate(zip(seqs, tokens, strict=False)):
             seq.add_token(tok, logits[i] if want_rows else None)
             if seq.finished:
                 done.append(i)
@@ -268,10 +277,15 @@ class DecodeEngine:
         if L + 1 > self.mask.shape[1]:
             self.mask = torch.cat([self.mask, torch.zeros_like(self.mask)], 1)
         self.mask[:, L] = 1
-        out = self.model(self.last[:, None], attention_mask=self.mask[:, :L + 1] if self.padded else None,
-                         position_ids=self.pos[:, None], past_key_values=cache, num_logits_to_keep=1)
+        out = self.model(
+            self.last[:, None],
+            attention_mask=self.mask[:, : L + 1] if self.padded else None,
+            position_ids=self.pos[:, None],
+            past_key_values=cache,
+            num_logits_to_keep=1,
+        )
         self.pos += 1
-        logits = out.logits[:, -1, :self.vocab_size].float()
+        logits = out.logits[:, -1, : self.vocab_size].float()
         self.last, done = self._feed(self.active, logits)
         return self._drop(done) if done else []
 
@@ -301,22 +315,23 @@ class DecodeEngine:
         mask = torch.zeros((B, P), dtype=torch.long)
         for i, s in enumerate(new):
             n = len(s.prompt_ids)
-            ids[i, P - n:] = torch.tensor(s.prompt_ids, dtype=torch.long)
-            mask[i, P - n:] = 1
+            ids[i, P - n :] = torch.tensor(s.prompt_ids, dtype=torch.long)
+            mask[i, P - n :] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         padded = bool((mask == 0).any())
         # Reserve the whole run up front when nothing else is running, so no cache copy ever follows.
         capacity = P + max(s.remaining for s in new) if not self.active else P
         cache = self.model.allocate_cache(B, capacity)
         scored = [i for i, s in enumerate(new) if s.want_prompt_logprobs]
-        out = self.model(ids, attention_mask=mask if padded else None, past_key_values=cache,
-                         num_logits_to_keep=0 if scored else 1)
+        out = self.model(
+            ids, attention_mask=mask if padded else None, past_key_values=cache, num_logits_to_keep=0 if scored else 1
+        )
         for i in scored:
             s, n = new[i], len(new[i].prompt_ids)
-            logp = torch.log_softmax(out.logits[i, P - n:P - 1, :self.vocab_size].float(), -1)
+            logp = torch.log_softmax(out.logits[i, P - n : P - 1, : self.vocab_size].float(), -1)
             targets = torch.tensor(s.prompt_ids[1:], device=self.device)
             s.prompt_logprobs = logp.gather(1, targets[:, None])[:, 0].tolist()
-        logits = out.logits[:, -1, :self.vocab_size].float()
+        logits = out.logits[:, -1, : self.vocab_size].float()
         pos = mask.sum(1)
         full_mask = torch.zeros((B, capacity), dtype=torch.long, device=self.device)
         full_mask[:, :P] = mask
@@ -348,19 +363,20 @@ class DecodeEngine:
         self.cache, self.mask = KVCache.compose([(self.cache, self.mask, keep)], self._extra(self.active))
         idx = torch.tensor(keep, device=self.device)
         self.pos, self.last = self.pos[idx], self.last[idx]
-        self.padded = bool((self.mask[:, :self.cache.length] == 0).any())
+        self.padded = bool((self.mask[:, : self.cache.length] == 0).any())
         return finished
 
     def _merge(self, cache, mask, pos, last, seqs: list[DecodingSequence], rows: list[int]) -> None:
         keep_old = list(range(len(self.active)))
         everyone = self.active + seqs
-        self.cache, self.mask = KVCache.compose([(self.cache, self.mask, keep_old), (cache, mask, rows)],
-                                                self._extra(everyone))
+        self.cache, self.mask = KVCache.compose(
+            [(self.cache, self.mask, keep_old), (cache, mask, rows)], self._extra(everyone)
+        )
         idx = torch.tensor(rows, device=self.device)
         self.pos = torch.cat([self.pos, pos[idx]])
         self.last = torch.cat([self.last, last[idx]])
         self.active = everyone
-        self.padded = bool((self.mask[:, :self.cache.length] == 0).any())
+        self.padded = bool((self.mask[:, : self.cache.length] == 0).any())
 
 
 # --- the user-facing generator ---------------------------------------------------------------------------
@@ -372,7 +388,7 @@ class Generator:
     overridden per call with keyword arguments of the same names.
     """
 
-    def __init__(self, model, tokenizer, max_batch_size: int = 16, defaults: Optional[SamplingParams] = None):
+    def __init__(self, model, tokenizer, max_batch_size: int = 16, defaults: SamplingParams | None = None):
         _check_batch_size(max_batch_size)
         self.model = model.eval()
         self.tokenizer = _adapt_tokenizer(tokenizer)
@@ -390,7 +406,7 @@ class Generator:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def params(self, params: Optional[SamplingParams] = None, **overrides) -> SamplingParams:
+    def params(self, params: SamplingParams | None = None, **overrides) -> SamplingParams:
         base = params or self.defaults
         unknown = set(overrides) - set(SamplingParams.__dataclass_fields__)
         if unknown:
@@ -407,22 +423,35 @@ class Generator:
                 raise UserError(f"prompt token ids must be in [0, {self.vocab_size}); got {ids[:8]}...", param="prompt")
         return ids or [self.endoftext_id]
 
-    def new_sequence(self, prompt: str | Seq[int], params: SamplingParams,
-                     listener: Optional[Callable[[DecodingSequence, str], None]] = None, tag: Any = None,
-                     prompt_ids: Optional[list[int]] = None) -> DecodingSequence:
+    def new_sequence(
+        self,
+        prompt: str | Seq[int],
+        params: SamplingParams,
+        listener: Callable[[DecodingSequence, str], None] | None = None,
+        tag: Any = None,
+        prompt_ids: list[int] | None = None,
+    ) -> DecodingSequence:
         ids = prompt_ids if prompt_ids is not None else self.encode_prompt(prompt)
         if len(ids) >= self.max_context:
-            raise UserError(f"prompt is {len(ids)} tokens, the model's context is {self.max_context}; shorten it",
-                            param="prompt")
+            raise UserError(
+                f"prompt is {len(ids)} tokens, the model's context is {self.max_context}; shorten it", param="prompt"
+            )
         max_new = min(params.max_new_tokens, self.max_context - len(ids))
         sampler = SequenceSampler(params, ids, self.vocab_size, device=self.device)
-        return DecodingSequence(ids, params, sampler, self.tokenizer.incremental_decoder(), max_new, listener=listener, tag=tag)
+        return DecodingSequence(
+            ids, params, sampler, self.tokenizer.incremental_decoder(), max_new, listener=listener, tag=tag
+        )
 
     def new_engine(self) -> DecodeEngine:
         return DecodeEngine(self.model, self.vocab_size, self.max_batch_size)
 
-    def generate(self, prompts: str | Seq[int] | Seq[str] | Seq[Seq[int]], params: Optional[SamplingParams] = None,
-                 progress: bool = False, **overrides) -> GenerationResult | list[GenerationResult]:
+    def generate(
+        self,
+        prompts: str | Seq[int] | Seq[str] | Seq[Seq[int]],
+        params: SamplingParams | None = None,
+        progress: bool = False,
+        **overrides,
+    ) -> GenerationResult | list[GenerationResult]:
         """Generate for one prompt (returns a `GenerationResult`) or a list of prompts (returns a list).
 
         Prompts are text or token-id lists. A list longer than `max_batch_size` is decoded with continuous
@@ -431,8 +460,10 @@ class Generator:
         single = isinstance(prompts, str) or (len(prompts) > 0 and isinstance(prompts[0], int))
         batch = [prompts] if single else list(prompts)
         p = self.params(params, **overrides)
-        seqs = [self.new_sequence(x, p.replace(seed=p.seed + i) if (p.seed is not None and i) else p)
-                for i, x in enumerate(batch)]
+        seqs = [
+            self.new_sequence(x, p.replace(seed=p.seed + i) if (p.seed is not None and i) else p)
+            for i, x in enumerate(batch)
+        ]
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -452,13 +483,15 @@ class Generator:
         results = [s.result() for s in seqs]
         return results[0] if single else results
 
-    def stream(self, prompt: str | Seq[int], params: Optional[SamplingParams] = None, **overrides) -> "TextStream":
+    def stream(self, prompt: str | Seq[int], params: SamplingParams | None = None, **overrides) -> TextStream:
         """Iterate over text chunks as they are decoded; chunks join to exactly `.result().text`."""
         return TextStream(self, prompt, self.params(params, **overrides))
 
     def __repr__(self) -> str:
-        return (f"Generator({self.model.config.name}, {self.model.num_parameters():,} parameters, "
-                f"{str(next(self.model.parameters()).dtype).removeprefix('torch.')}, {self.device})")
+        return (
+            f"Generator({self.model.config.name}, {self.model.num_parameters():,} parameters, "
+            f"{str(next(self.model.parameters()).dtype).removeprefix('torch.')}, {self.device})"
+        )
 
 
 def _raise_first_error(seqs: list[DecodingSequence]) -> None:
@@ -499,10 +532,17 @@ class TextStream:
         return self.sequence.result()
 
 
-def load_generator(path_or_hub_id: str | Path, dtype: str | torch.dtype = "float32", device: str = "cpu",
-                   tokenizer: Optional[str | Path | Any] = None, max_batch_size: int = 16,
-                   quantize: Optional[str] = None, revision: Optional[str] = None,
-                   cpu_fast_linear: bool = True, adapter: Optional[str | Path] = None) -> Generator:
+def load_generator(
+    path_or_hub_id: str | Path,
+    dtype: str | torch.dtype = "float32",
+    device: str = "cpu",
+    tokenizer: str | Path | Any | None = None,
+    max_batch_size: int = 16,
+    quantize: str | None = None,
+    revision: str | None = None,
+    cpu_fast_linear: bool = True,
+    adapter: str | Path | None = None,
+) -> Generator:
     """Load a model folder or hub id (and the tokenizer saved with it) into a `Generator`.
 
     `dtype`: float32, bfloat16 or float16. `device`: "cpu", "cuda", ... `tokenizer`: another tokenizer
@@ -513,8 +553,9 @@ def load_generator(path_or_hub_id: str | Path, dtype: str | torch.dtype = "float
     from .checkpoint import load_model
     from .hub import resolve_folder
 
-    folder = resolve_folder(path_or_hub_id, revision=revision, what="model",
-                            allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
+    folder = resolve_folder(
+        path_or_hub_id, revision=revision, what="model", allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"]
+    )
     model = load_model(folder, dtype=dtype, device=device, adapter=adapter)  # adapter: a LoRA folder, merged
     if tokenizer is None or isinstance(tokenizer, (str, Path)):
         tok = load_tokenizer_for(resolve_folder(tokenizer, what="tokenizer") if tokenizer is not None else folder)
@@ -524,7 +565,11 @@ def load_generator(path_or_hub_id: str | Path, dtype: str | torch.dtype = "float
         from .quantize import quantize_model
 
         model = quantize_model(model, quantize)
-    elif cpu_fast_linear and model.embed_out.weight.device.type == "cpu" and model.embed_out.weight.dtype == torch.float32:
+    elif (
+        cpu_fast_linear
+        and model.embed_out.weight.device.type == "cpu"
+        and model.embed_out.weight.dtype == torch.float32
+    ):
         from .quantize import prepare_for_cpu_decoding
 
         prepare_for_cpu_decoding(model)
@@ -535,5 +580,13 @@ def load_generator(path_or_hub_id: str | Path, dtype: str | torch.dtype = "float
     return gen
 
 
-__all__ = ["Generator", "GenerationResult", "SamplingParams", "TextStream", "DecodeEngine", "DecodingSequence",
-           "load_generator", "load_tokenizer_for"]
+__all__ = [
+    "Generator",
+    "GenerationResult",
+    "SamplingParams",
+    "TextStream",
+    "DecodeEngine",
+    "DecodingSequence",
+    "load_generator",
+    "load_tokenizer_for",
+]

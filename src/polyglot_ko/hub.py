@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .errors import UserError
 
@@ -14,8 +14,12 @@ def looks_like_hub_id(name: str) -> bool:
     return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
 
 
-def resolve_folder(path_or_hub_id: str | os.PathLike, allow_patterns: Sequence[str] | None = None,
-                   revision: str | None = None, what: str = "model") -> Path:
+def resolve_folder(
+    path_or_hub_id: str | os.PathLike,
+    allow_patterns: Sequence[str] | None = None,
+    revision: str | None = None,
+    what: str = "model",
+) -> Path:
     """Return a local folder for `path_or_hub_id`.
 
     A path that exists is used as is. Otherwise a name shaped like `owner/name` is fetched with
@@ -29,8 +33,9 @@ def resolve_folder(path_or_hub_id: str | os.PathLike, allow_patterns: Sequence[s
         return path
     name = str(path_or_hub_id)
     if not looks_like_hub_id(name):
-        raise UserError(f"{what} folder {name} does not exist; pass an existing folder or a hub id like "
-                        f"EleutherAI/polyglot-ko-1.3b")
+        raise UserError(
+            f"{what} folder {name} does not exist; pass an existing folder or a hub id like EleutherAI/polyglot-ko-1.3b"
+        )
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
         HfHubHTTPError,
@@ -39,14 +44,21 @@ def resolve_folder(path_or_hub_id: str | os.PathLike, allow_patterns: Sequence[s
     )
 
     try:
-        return Path(snapshot_download(name, revision=revision, allow_patterns=list(allow_patterns) if allow_patterns else None))
+        return Path(
+            snapshot_download(name, revision=revision, allow_patterns=list(allow_patterns) if allow_patterns else None)
+        )
     except RepositoryNotFoundError:
-        raise UserError(f"hub {what} {name} was not found (or is private); check the id, or log in with "
-                        f"`huggingface-cli login`") from None
+        raise UserError(
+            f"hub {what} {name} was not found (or is private); check the id, or log in with `huggingface-cli login`"
+        ) from None
     except LocalEntryNotFoundError:
-        raise UserError(f"cannot reach the Hugging Face hub to fetch {name}, and it is not in the local cache; "
-                        f"connect to the internet once, or download it elsewhere (`huggingface-cli download {name} "
-                        f"--local-dir DIR`) and pass the folder DIR") from None
+        raise UserError(
+            f"cannot reach the Hugging Face hub to fetch {name}, and it is not in the local cache; "
+            f"connect to the internet once, or download it elsewhere (`huggingface-cli download {name} "
+            f"--local-dir DIR`) and pass the folder DIR"
+        ) from None
     except (HfHubHTTPError, OSError) as e:
-        raise UserError(f"could not fetch {what} {name} from the hub ({type(e).__name__}: {str(e).splitlines()[0]}); "
-                        f"pass a local folder instead, or retry when the hub is reachable") from None
+        raise UserError(
+            f"could not fetch {what} {name} from the hub ({type(e).__name__}: {str(e).splitlines()[0]}); "
+            f"pass a local folder instead, or retry when the hub is reachable"
+        ) from None

@@ -37,8 +37,9 @@ def rotary_cos_sin(position_ids: torch.Tensor, rotary_ndims: int, base: float, d
     The frequencies are recomputed on every call (a [batch, seq, ndims/2] outer product): cheaper than keeping
     a cache in sync across devices, dtypes and meta-device initialisation.
     """
-    inv_freq = 1.0 / (base ** (torch.arange(0, rotary_ndims, 2, dtype=torch.int64, device=position_ids.device)
-                               .float() / rotary_ndims))
+    inv_freq = 1.0 / (
+        base ** (torch.arange(0, rotary_ndims, 2, dtype=torch.int64, device=position_ids.device).float() / rotary_ndims)
+    )
     freqs = position_ids.float()[..., None] * inv_freq  # [B, T, ndims/2]
     emb = torch.cat((freqs, freqs), dim=-1)[:, None]  # [B, 1, T, ndims]
     return emb.cos().to(dtype), emb.sin().to(dtype)
@@ -64,8 +65,9 @@ class KVCache:
     every layer, and the model advances `length` once at the end of the pass.
     """
 
-    def __init__(self, config: ModelConfig, batch_size: int, capacity: int, dtype: torch.dtype,
-                 device: torch.device | str):
+    def __init__(
+        self, config: ModelConfig, batch_size: int, capacity: int, dtype: torch.dtype, device: torch.device | str
+    ):
         shape = (batch_size, config.num_attention_heads, capacity, config.head_size)
         self.k = [torch.empty(shape, dtype=dtype, device=device) for _ in range(config.num_hidden_layers)]
         self.v = [torch.empty(shape, dtype=dtype, device=device) for _ in range(config.num_hidden_layers)]
@@ -93,8 +95,8 @@ class KVCache:
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Write this pass's k/v [B, H, T, hs] for `layer`; return views of all filled positions."""
         end = self.length + k.shape[2]
-        self.k[layer][:, :, self.length:end] = k
-        self.v[layer][:, :, self.length:end] = v
+        self.k[layer][:, :, self.length : end] = k
+        self.v[layer][:, :, self.length : end] = v
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
 
     def select(self, batch_indices: torch.Tensor | list[int]) -> KVCache:
@@ -107,8 +109,9 @@ class KVCache:
         return out
 
     @staticmethod
-    def compose(pieces: Sequence[tuple[KVCache, torch.Tensor, Sequence[int]]],
-                extra: int) -> tuple[KVCache, torch.Tensor]:
+    def compose(
+        pieces: Sequence[tuple[KVCache, torch.Tensor, Sequence[int]]], extra: int
+    ) -> tuple[KVCache, torch.Tensor]:
         """One right-aligned cache from rows of several caches, stacked in order, with room for `extra` more positions.
 
         Each piece is (cache, its padding mask [B, >= cache.length] with 1 = real token, the rows to take). A
@@ -130,9 +133,9 @@ class KVCache:
             n, span = len(rows), end - first
             idx = torch.as_tensor(rows, device=device)
             for dst, src in zip(new.k + new.v, cache.k + cache.v, strict=True):
-                dst[r0:r0 + n, :, length - span:length] = src[:, :, first:end].index_select(0, idx)
-                dst[r0:r0 + n, :, :length - span] = 0
-            new_mask[r0:r0 + n, length - span:length] = mask[rows, first:end]
+                dst[r0 : r0 + n, :, length - span : length] = src[:, :, first:end].index_select(0, idx)
+                dst[r0 : r0 + n, :, : length - span] = 0
+            new_mask[r0 : r0 + n, length - span : length] = mask[rows, first:end]
             r0 += n
         new.length = length
         return new, new_mask
@@ -227,8 +230,9 @@ class GPTNeoXModel(nn.Module):
         self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
 
-def build_attention_mask(attention_mask: torch.Tensor | None, past_len: int, T: int,
-                         device: torch.device) -> torch.Tensor | None:
+def build_attention_mask(
+    attention_mask: torch.Tensor | None, past_len: int, T: int, device: torch.device
+) -> torch.Tensor | None:
     """Boolean SDPA mask [B, 1, T, past_len+T] (True = attend), or None when plain causal attention is exact.
 
     `attention_mask` is a padding mask [B, past_len+T] (1 = real token), or a ready [B, 1, T, past_len+T] boolean
@@ -242,8 +246,9 @@ def build_attention_mask(attention_mask: torch.Tensor | None, past_len: int, T: 
         q_pos = torch.arange(past_len, S, device=device)[:, None]
         return (torch.arange(S, device=device)[None, :] <= q_pos)[None, None]
     if attention_mask.shape[-1] != S:
-        raise ValueError(f"attention_mask covers {attention_mask.shape[-1]} positions, "
-                         f"expected past {past_len} + new {T}")
+        raise ValueError(
+            f"attention_mask covers {attention_mask.shape[-1]} positions, expected past {past_len} + new {T}"
+        )
     if attention_mask.dim() == 4:
         return attention_mask
     q_pos = torch.arange(past_len, S, device=device)[:, None]
@@ -284,8 +289,13 @@ class GPTNeoXForCausalLM(nn.Module):
         p = self.embed_out.weight
         return KVCache(self.config, batch_size, capacity, dtype=p.dtype, device=p.device)
 
-    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                      position_ids: torch.Tensor | None = None, cache: KVCache | None = None) -> torch.Tensor:
+    def hidden_states(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
         """The blocks and the final LayerNorm, without the output layer: [B, T] ids -> [B, T, hidden_size].
 
         The fused training loss (`train/loss.py`) applies the output layer itself, chunk by chunk; `forward`
@@ -311,10 +321,16 @@ class GPTNeoXForCausalLM(nn.Module):
             cache.length = past_len + T
         return self.gpt_neox.final_layer_norm(x)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                position_ids: torch.Tensor | None = None, past_key_values: KVCache | None = None,
-                use_cache: bool = False, labels: torch.Tensor | None = None,
-                num_logits_to_keep: int = 0) -> CausalLMOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values: KVCache | None = None,
+        use_cache: bool = False,
+        labels: torch.Tensor | None = None,
+        num_logits_to_keep: int = 0,
+    ) -> CausalLMOutput:
         """The one forward pass of training, scoring and decoding.
 
         input_ids: [B, T] new tokens. attention_mask: [B, past+T], 1 for real tokens, 0 for (left) padding; or a
@@ -334,13 +350,18 @@ class GPTNeoXForCausalLM(nn.Module):
         logits = self.embed_out(h)  # [B, T or num_logits_to_keep, vocab_size]
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
-                                   labels[:, 1:].reshape(-1), ignore_index=-100)
+            loss = F.cross_entropy(
+                logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100
+            )
         return CausalLMOutput(logits=logits, past_key_values=cache, loss=loss)
 
 
-def build_model(preset_or_config: str | ModelConfig = "tiny", device: str | torch.device = "cpu",
-                dtype: torch.dtype = torch.float32, seed: int | None = None) -> GPTNeoXForCausalLM:
+def build_model(
+    preset_or_config: str | ModelConfig = "tiny",
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    seed: int | None = None,
+) -> GPTNeoXForCausalLM:
     """A randomly initialised model. `device="meta"` allocates nothing (for counting parameters)."""
     config = get_config(preset_or_config)
     with torch.device(device):

@@ -4,7 +4,8 @@
 goes through a slow MKL path (8 rows of a 2048x8192 layer take several times as long as 1 row). The same
 product written as `W @ x^T` (`addmm` with the weight as the left operand) is markedly faster there for large
 weights. The function swaps every `nn.Linear` to a subclass that takes that route for 2-32 rows of a layer
-with at least 4M weights on CPU float32 without autograd, and plain `F.linear` otherwise. Parameters, names and the state dict are unchanged;
+with at least 4M weights on CPU float32 without autograd, and plain `F.linear` otherwise. Parameters, names and the
+state dict are unchanged;
 `undo=True` swaps back.
 
 `quantize_model(model, "int8")`: the transformer layers' linears become dynamically quantized int8 linears
@@ -34,9 +35,13 @@ class CPUDecodeLinear(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // x.shape[-1] if x.numel() else 0
-        if (2 <= rows <= MAX_FAST_ROWS and self.weight.numel() >= MIN_FAST_WEIGHTS
-                and x.device.type == "cpu" and x.dtype == torch.float32
-                and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))):
+        if (
+            2 <= rows <= MAX_FAST_ROWS
+            and self.weight.numel() >= MIN_FAST_WEIGHTS
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
+        ):
             x2 = x.reshape(rows, x.shape[-1]).t()
             y = torch.addmm(self.bias[:, None], self.weight, x2) if self.bias is not None else self.weight @ x2
             return y.t().reshape(*x.shape[:-1], self.out_features)
@@ -59,8 +64,10 @@ def quantize_model(model: nn.Module, method: str = "int8") -> nn.Module:
         raise UserError(f"quantize={method!r} is not supported; use int8")
     p = next(model.parameters())
     if p.device.type != "cpu" or p.dtype != torch.float32:
-        raise UserError(f"int8 quantization needs a float32 model on the CPU (got {p.dtype} on {p.device}); "
-                        f"load it with dtype='float32', device='cpu'")
+        raise UserError(
+            f"int8 quantization needs a float32 model on the CPU (got {p.dtype} on {p.device}); "
+            f"load it with dtype='float32', device='cpu'"
+        )
     import warnings
 
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
@@ -68,8 +75,9 @@ def quantize_model(model: nn.Module, method: str = "int8") -> nn.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
         model.eval()
-        quantize_dynamic(model.gpt_neox.layers, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
-                         inplace=True)
+        quantize_dynamic(
+            model.gpt_neox.layers, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+        )
     return model
 
 

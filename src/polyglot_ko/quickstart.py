@@ -59,10 +59,30 @@ class QuickstartSize:
     """Tokens per sample generation."""
 
 
-DEFAULT = QuickstartSize(vocab_size=4000, hidden_size=192, num_layers=4, num_heads=3, seq_len=128, batch_size=16,
-                         max_steps=500, lr=2e-3, valid_every=50)
-FAST = QuickstartSize(vocab_size=1000, hidden_size=64, num_layers=2, num_heads=2, seq_len=64, batch_size=8,
-                      max_steps=30, lr=3e-3, valid_every=15, max_documents=400, max_new_tokens=12)
+DEFAULT = QuickstartSize(
+    vocab_size=4000,
+    hidden_size=192,
+    num_layers=4,
+    num_heads=3,
+    seq_len=128,
+    batch_size=16,
+    max_steps=500,
+    lr=2e-3,
+    valid_every=50,
+)
+FAST = QuickstartSize(
+    vocab_size=1000,
+    hidden_size=64,
+    num_layers=2,
+    num_heads=2,
+    seq_len=64,
+    batch_size=8,
+    max_steps=30,
+    lr=3e-3,
+    valid_every=15,
+    max_documents=400,
+    max_new_tokens=12,
+)
 
 
 def scaled_for(chars: int, base: QuickstartSize) -> QuickstartSize:
@@ -71,8 +91,16 @@ def scaled_for(chars: int, base: QuickstartSize) -> QuickstartSize:
     vocab = int(min(30000, max(2000, round(chars / 150 / 1000) * 1000)))
     steps = int(min(5000, max(base.max_steps, chars // 4000)))
     hidden = 256 if chars < 5_000_000 else 384
-    return QuickstartSize(**{**asdict(base), "vocab_size": vocab, "max_steps": steps, "hidden_size": hidden,
-                             "num_heads": hidden // 64, "valid_every": max(50, steps // 10)})
+    return QuickstartSize(
+        **{
+            **asdict(base),
+            "vocab_size": vocab,
+            "max_steps": steps,
+            "hidden_size": hidden,
+            "num_heads": hidden // 64,
+            "valid_every": max(50, steps // 10),
+        }
+    )
 
 
 class Stages:
@@ -149,9 +177,16 @@ def _clean_files(data_dir: Path) -> list[str]:
     return files
 
 
-def run_quickstart(out: str | Path = "quickstart-out", corpus: list[str] | None = None, fast: bool = False,
-                   force: bool = False, kobest_dir: str | None = None, kobest_limit: int = 50,
-                   max_steps: int | None = None, workers: int = 2) -> dict:
+def run_quickstart(
+    out: str | Path = "quickstart-out",
+    corpus: list[str] | None = None,
+    fast: bool = False,
+    force: bool = False,
+    kobest_dir: str | None = None,
+    kobest_limit: int = 50,
+    max_steps: int | None = None,
+    workers: int = 2,
+) -> dict:
     """Run every stage; returns the summary that report.md is written from.
 
     Args:
@@ -181,16 +216,19 @@ def run_quickstart(out: str | Path = "quickstart-out", corpus: list[str] | None 
     if force and train_dir.exists():
         shutil.rmtree(train_dir)  # otherwise `resume: auto` would continue the old run
 
-    banner = ("polyglot-ko quickstart: a whole (tiny) Polyglot-Ko from raw Korean text, on this machine.\n"
-              f"corpus: {'the bundled sample corpus' if not corpus else ', '.join(corpus)}; output: {out}")
+    banner = (
+        "polyglot-ko quickstart: a whole (tiny) Polyglot-Ko from raw Korean text, on this machine.\n"
+        f"corpus: {'the bundled sample corpus' if not corpus else ', '.join(corpus)}; output: {out}"
+    )
     print(banner, flush=True)
 
     # 1. prepare: clean, filter, dedup, mask; no tokenizer yet (it is trained on the cleaned text next).
     def prepare_stage() -> dict:
         from .data.pipeline import prepare
 
-        stats = prepare(inputs, data_dir, tokenizer=None, workers=workers, valid_fraction=0.05, overwrite=force,
-                        **PREPARE_OPTIONS)
+        stats = prepare(
+            inputs, data_dir, tokenizer=None, workers=workers, valid_fraction=0.05, overwrite=force, **PREPARE_OPTIONS
+        )
         return {"stats": stats, "pii_examples": _pii_examples(inputs)}
 
     prepared = stages.run("prepare", "1/7 prepare: normalize, filter, deduplicate, mask personal data", prepare_stage)
@@ -204,10 +242,15 @@ def run_quickstart(out: str | Path = "quickstart-out", corpus: list[str] | None 
     def tokenizer_stage() -> dict:
         from .tokenizer_train import train_tokenizer
 
-        tok = train_tokenizer(_clean_files(data_dir), tok_dir, vocab_size=size.vocab_size,
-                              max_chars=None, analysis="word")
-        return {"vocab_size": tok.vocab_size, "padded_vocab_size": tok.padded_vocab_size,
-                "special_ids": tok.special_ids, "fingerprint": tok.fingerprint}
+        tok = train_tokenizer(
+            _clean_files(data_dir), tok_dir, vocab_size=size.vocab_size, max_chars=None, analysis="word"
+        )
+        return {
+            "vocab_size": tok.vocab_size,
+            "padded_vocab_size": tok.padded_vocab_size,
+            "special_ids": tok.special_ids,
+            "fingerprint": tok.fingerprint,
+        }
 
     tok_info = stages.run("tokenizer", "2/7 train a morpheme-aware byte-level BPE tokenizer", tokenizer_stage)
 
@@ -215,8 +258,9 @@ def run_quickstart(out: str | Path = "quickstart-out", corpus: list[str] | None 
     def tokenize_stage() -> dict:
         from .data.pipeline import prepare
 
-        stats = prepare(inputs, data_dir, tokenizer=str(tok_dir), workers=workers, valid_fraction=0.05,
-                        **PREPARE_OPTIONS)
+        stats = prepare(
+            inputs, data_dir, tokenizer=str(tok_dir), workers=workers, valid_fraction=0.05, **PREPARE_OPTIONS
+        )
         return {"stats": stats}
 
     tokenized = stages.run("tokenize", "3/7 tokenize into GPT-NeoX indexed datasets", tokenize_stage)
@@ -226,15 +270,30 @@ def run_quickstart(out: str | Path = "quickstart-out", corpus: list[str] | None 
         from .train import pretrain
 
         recipe = {
-            "model": {"preset": "tiny", "hidden_size": size.hidden_size, "num_hidden_layers": size.num_layers,
-                      "num_attention_heads": size.num_heads, "intermediate_size": 4 * size.hidden_size,
-                      "max_position_embeddings": max(512, size.seq_len), "vocab_size": "auto"},
+            "model": {
+                "preset": "tiny",
+                "hidden_size": size.hidden_size,
+                "num_hidden_layers": size.num_layers,
+                "num_attention_heads": size.num_heads,
+                "intermediate_size": 4 * size.hidden_size,
+                "max_position_embeddings": max(512, size.seq_len),
+                "vocab_size": "auto",
+            },
             "data": {"paths": [str(data_dir)], "seq_len": size.seq_len},
             "optim": {"lr": size.lr, "min_lr": size.lr / 10, "warmup_steps": max(5, size.max_steps // 20)},
-            "train": {"max_steps": size.max_steps, "global_batch_size": size.batch_size,
-                      "micro_batch_size": size.batch_size, "valid_every": size.valid_every, "valid_batches": 8},
-            "checkpoint": {"save_every": max(10, size.max_steps // 4), "keep_last": 1, "resume": "auto",
-                           "export_hf": "end"},
+            "train": {
+                "max_steps": size.max_steps,
+                "global_batch_size": size.batch_size,
+                "micro_batch_size": size.batch_size,
+                "valid_every": size.valid_every,
+                "valid_batches": 8,
+            },
+            "checkpoint": {
+                "save_every": max(10, size.max_steps // 4),
+                "keep_last": 1,
+                "resume": "auto",
+                "export_hf": "end",
+            },
             "logging": {"tensorboard": False, "plot": True},
         }
         summary = pretrain(recipe, out=str(train_dir), tokenizer=str(tok_dir))
@@ -253,8 +312,7 @@ def run_quickstart(out: str | Path = "quickstart-out", corpus: list[str] | None 
             raise UserError(f"pretraining left no HF model folder ({hf}); rerun with force=True")
         model = load_model(hf)
         save_model(model, model_dir, tokenizer=str(tok_dir))
-        return {"folder": str(model_dir), "parameters": model.num_parameters(),
-                "config": model.config.to_hf_dict()}
+        return {"folder": str(model_dir), "parameters": model.num_parameters(), "config": model.config.to_hf_dict()}
 
     exported = stages.run("export", "5/7 export a Hugging Face model folder", export_stage)
 
@@ -269,23 +327,33 @@ def run_quickstart(out: str | Path = "quickstart-out", corpus: list[str] | None 
         from .eval.perplexity import perplexity
 
         # The prepared folder's validation shards: documents the model never trained on.
-        result: dict[str, Any] = {"perplexity": perplexity(model, tokenizer, data_dir, context=size.seq_len,
-                                                           progress=False)}
+        result: dict[str, Any] = {
+            "perplexity": perplexity(model, tokenizer, data_dir, context=size.seq_len, progress=False)
+        }
         if kobest_dir:
             from .eval.kobest import evaluate_kobest, markdown_table
 
-            kob = evaluate_kobest(model, tokenizer, shots=[0], data_dir=kobest_dir, limit=kobest_limit,
-                                  max_length=model.config.max_position_embeddings)
+            kob = evaluate_kobest(
+                model,
+                tokenizer,
+                shots=[0],
+                data_dir=kobest_dir,
+                limit=kobest_limit,
+                max_length=model.config.max_position_embeddings,
+            )
             result["kobest"] = kob
             result["kobest_table"] = markdown_table(kob, model_name="quickstart")
         return result
 
-    evaluated = stages.run("evaluate", "6/7 evaluate: held-out perplexity" + (", KOBEST 0-shot" if kobest_dir else ""),
-                           eval_stage)
+    evaluated = stages.run(
+        "evaluate", "6/7 evaluate: held-out perplexity" + (", KOBEST 0-shot" if kobest_dir else ""), eval_stage
+    )
     if "perplexity" in evaluated:
         p = evaluated["perplexity"]
-        print(f"  held-out: {p['tokens']} tokens, perplexity {p['perplexity']:.2f} per token, "
-              f"{p['perplexity_per_character']:.3f} per character, {p['bits_per_character']:.3f} bits/char")
+        print(
+            f"  held-out: {p['tokens']} tokens, perplexity {p['perplexity']:.2f} per token, "
+            f"{p['perplexity_per_character']:.3f} per character, {p['bits_per_character']:.3f} bits/char"
+        )
     if "kobest_table" in evaluated:
         print(evaluated["kobest_table"])
 
@@ -296,10 +364,12 @@ def run_quickstart(out: str | Path = "quickstart-out", corpus: list[str] | None 
         gen = Generator(model, tokenizer)
         samples = []
         for prompt in SAMPLE_PROMPTS:
-            greedy = gen.generate(prompt, max_new_tokens=size.max_new_tokens, repetition_penalty=1.2,
-                                  no_repeat_ngram_size=3)
-            sampled = gen.generate(prompt, max_new_tokens=size.max_new_tokens, temperature=0.8, top_p=0.95,
-                                   repetition_penalty=1.2, seed=0)
+            greedy = gen.generate(
+                prompt, max_new_tokens=size.max_new_tokens, repetition_penalty=1.2, no_repeat_ngram_size=3
+            )
+            sampled = gen.generate(
+                prompt, max_new_tokens=size.max_new_tokens, temperature=0.8, top_p=0.95, repetition_penalty=1.2, seed=0
+            )
             samples.append({"prompt": prompt, "greedy": greedy.text, "sampled": sampled.text})
         return {"samples": samples}
 
@@ -307,13 +377,21 @@ def run_quickstart(out: str | Path = "quickstart-out", corpus: list[str] | None 
     for s in sampled["samples"]:
         print(f"  {s['prompt']} → {s['greedy']!r}")
 
-    summary = {"out": str(out), "corpus": corpus or "bundled", "fast": fast, "size": asdict(size),
-               "prepare": prepared["stats"], "tokens": tokenized["stats"].get("tokens"), "tokenizer": tok_info,
-               "train": trained["summary"], "model": {"folder": exported["folder"],
-                                                      "parameters": exported["parameters"]},
-               "evaluate": {k: v for k, v in evaluated.items() if k != "kobest_table"},
-               "samples": sampled["samples"], "pii_examples": prepared["pii_examples"],
-               "seconds": stages.timings}
+    summary = {
+        "out": str(out),
+        "corpus": corpus or "bundled",
+        "fast": fast,
+        "size": asdict(size),
+        "prepare": prepared["stats"],
+        "tokens": tokenized["stats"].get("tokens"),
+        "tokenizer": tok_info,
+        "train": trained["summary"],
+        "model": {"folder": exported["folder"], "parameters": exported["parameters"]},
+        "evaluate": {k: v for k, v in evaluated.items() if k != "kobest_table"},
+        "samples": sampled["samples"],
+        "pii_examples": prepared["pii_examples"],
+        "seconds": stages.timings,
+    }
     atomic_write_json(out / "summary.json", summary)
     atomic_write_text(out / "report.md", render_report(summary, evaluated.get("kobest_table")))
     _print_final(summary)
@@ -394,17 +472,28 @@ def render_report(s: dict, kobest_table: str | None = None) -> str:
     lines += ["## 4. Evaluation", ""]
     if "perplexity" in ev:
         p = ev["perplexity"]
-        lines += ["| held-out documents | tokens | perplexity (token) | perplexity (char) | bits/char |",
-                  "|---|---|---|---|---|",
-                  f"| {p['documents']} | {_fmt(p['tokens'])} | {_fmt(p['perplexity'], 2)} | "
-                  f"{_fmt(p['perplexity_per_character'], 3)} | {_fmt(p['bits_per_character'])} |", ""]
+        lines += [
+            "| held-out documents | tokens | perplexity (token) | perplexity (char) | bits/char |",
+            "|---|---|---|---|---|",
+            f"| {p['documents']} | {_fmt(p['tokens'])} | {_fmt(p['perplexity'], 2)} | "
+            f"{_fmt(p['perplexity_per_character'], 3)} | {_fmt(p['bits_per_character'])} |",
+            "",
+        ]
     if kobest_table:
-        lines += ["KOBEST, 0 shots, on a limited slice of the test sets (macro F1 as the model cards):", "",
-                  kobest_table, ""]
+        lines += [
+            "KOBEST, 0 shots, on a limited slice of the test sets (macro F1 as the model cards):",
+            "",
+            kobest_table,
+            "",
+        ]
     else:
         lines += ["KOBEST was not run: pass `--kobest-dir DIR` (a local copy of skt/kobest_v1) to include it.", ""]
-    lines += ["## 5. Samples", "", "| prompt | greedy (repetition penalty 1.2) | sampled (T=0.8, top-p 0.95) |",
-              "|---|---|---|"]
+    lines += [
+        "## 5. Samples",
+        "",
+        "| prompt | greedy (repetition penalty 1.2) | sampled (T=0.8, top-p 0.95) |",
+        "|---|---|---|",
+    ]
     for x in s["samples"]:
         lines.append(f"| {_cell(x['prompt'])} | {_cell(x['greedy'])} | {_cell(x['sampled'])} |")
     m = s["model"]["folder"]
@@ -419,7 +508,7 @@ def render_report(s: dict, kobest_table: str | None = None) -> str:
         "## Next",
         "",
         "```bash",
-        f"polyglot-ko generate --model {m} \"오늘 날씨가\"",
+        f'polyglot-ko generate --model {m} "오늘 날씨가"',
         f"polyglot-ko serve --model {m} --port 8000",
         f"polyglot-ko evaluate --model {m} --tasks kobest_copa,kobest_boolq --shots 0,5 --data-dir KOBEST_DIR",
         "polyglot-ko pretrain --config recipes/polyglot-ko-1.3b.yaml --out runs/1.3b --data DATA"
@@ -427,8 +516,8 @@ def render_report(s: dict, kobest_table: str | None = None) -> str:
         "```",
         "",
         "The released models load by hub id (when the hub is reachable): "
-        "`polyglot_ko.load_model(\"EleutherAI/polyglot-ko-1.3b\")`, or "
-        "`polyglot-ko generate --model EleutherAI/polyglot-ko-1.3b \"...\"`. For the real sizes, run the "
+        '`polyglot_ko.load_model("EleutherAI/polyglot-ko-1.3b")`, or '
+        '`polyglot-ko generate --model EleutherAI/polyglot-ko-1.3b "..."`. For the real sizes, run the '
         "model-card recipes with `torchrun --nproc-per-node 8 -m polyglot_ko.cli pretrain --config "
         "recipes/polyglot-ko-1.3b.yaml ...` (FSDP2, bf16) on GPU nodes.",
         "",
@@ -441,14 +530,16 @@ def render_report(s: dict, kobest_table: str | None = None) -> str:
 def _print_final(s: dict) -> None:
     tr = s["train"]
     print("\n" + "=" * 72)
-    print(f"done. A {s['model']['parameters']:,}-parameter model trained for {tr.get('steps')} steps "
-          f"(train loss {_fmt(tr.get('final_train_loss'))}, valid loss {_fmt(tr.get('final_valid_loss'))}).")
+    print(
+        f"done. A {s['model']['parameters']:,}-parameter model trained for {tr.get('steps')} steps "
+        f"(train loss {_fmt(tr.get('final_train_loss'))}, valid loss {_fmt(tr.get('final_valid_loss'))})."
+    )
     print(f"  report:      {s['out']}/report.md")
     print(f"  model:       {s['model']['folder']}   (AutoModelForCausalLM loads it)")
     if tr.get("loss_plot"):
         print(f"  loss curve:  {tr['loss_plot']}")
     print("next:")
-    print(f"  polyglot-ko generate --model {s['model']['folder']} \"오늘 날씨가\"")
+    print(f'  polyglot-ko generate --model {s["model"]["folder"]} "오늘 날씨가"')
     print(f"  polyglot-ko serve --model {s['model']['folder']}")
     print("  polyglot-ko evaluate --model MODEL --tasks kobest_copa --shots 0 --data-dir KOBEST_DIR")
     print("  polyglot-ko pretrain --config recipes/cpu-small.yaml --out runs/small --data DATA")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import torch
 
@@ -42,9 +42,9 @@ class SamplingParams:
     """Stop strings, matched on the decoded text (also across token boundaries); excluded from the result."""
     stop_token_ids: tuple[int, ...] = (ENDOFTEXT_ID,)
     """Token ids that end generation; <|endoftext|> (2) by default, not the released configs' eos 0."""
-    seed: Optional[int] = None
+    seed: int | None = None
     """Seed of this sequence's own random generator: same seed, same output, whatever else is batched."""
-    logprobs: Optional[int] = None
+    logprobs: int | None = None
     """Return the chosen token's log-probability and this many top alternatives per step (None = off)."""
 
     def __post_init__(self):
@@ -57,11 +57,12 @@ class SamplingParams:
     def greedy(self) -> bool:
         return self.temperature == 0.0
 
-    def replace(self, **changes) -> "SamplingParams":
+    def replace(self, **changes) -> SamplingParams:
         return dataclasses.replace(self, **changes)
 
-    def validate(self, vocab_size: int) -> "SamplingParams":
+    def validate(self, vocab_size: int) -> SamplingParams:
         """Raise `UserError` naming the bad option and its valid range."""
+
         def bad(name, value, rule):
             raise UserError(f"{name}={value!r}: {rule}", param=name)
 
@@ -112,31 +113,32 @@ def top_k_top_p_filter(logits: torch.Tensor, top_k: int, top_p: float) -> torch.
 class SequenceSampler:
     """One sequence's decoding state: chooses its next token from a row of logits."""
 
-    def __init__(self, params: SamplingParams, prompt_ids: Sequence[int], vocab_size: int,
-                 device: torch.device | str = "cpu"):
+    def __init__(
+        self, params: SamplingParams, prompt_ids: Sequence[int], vocab_size: int, device: torch.device | str = "cpu"
+    ):
         self.params = params
         self.vocab_size = vocab_size
-        self.generator: Optional[torch.Generator] = None
+        self.generator: torch.Generator | None = None
         if not params.greedy:
             self.generator = torch.Generator(device=device)
             if params.seed is not None:
                 self.generator.manual_seed(params.seed)
             else:
                 self.generator.seed()
-        self.seen: Optional[torch.Tensor] = None
+        self.seen: torch.Tensor | None = None
         if params.repetition_penalty != 1.0:
             self.seen = torch.zeros(vocab_size, dtype=torch.bool, device=device)
             ids = [t for t in prompt_ids if t < vocab_size]
             if ids:
                 self.seen[torch.tensor(ids, device=device)] = True
         n = params.no_repeat_ngram_size
-        self.banned: Optional[dict[tuple[int, ...], set[int]]] = None
+        self.banned: dict[tuple[int, ...], set[int]] | None = None
         self.history: list[int] = []
         if n:
             self.banned = {}
             self.history = list(prompt_ids)
             for i in range(len(self.history) - n + 1):
-                self._add_ngram(self.history[i:i + n])
+                self._add_ngram(self.history[i : i + n])
 
     @property
     def needs_processing(self) -> bool:
@@ -153,7 +155,7 @@ class SequenceSampler:
             logits = torch.where(self.seen, torch.where(logits < 0, logits * p, logits / p), logits)
         if self.banned is not None:
             n = self.params.no_repeat_ngram_size
-            key = tuple(self.history[len(self.history) - n + 1:]) if n > 1 else ()
+            key = tuple(self.history[len(self.history) - n + 1 :]) if n > 1 else ()
             if len(key) == n - 1 and key in self.banned:
                 banned = torch.tensor(sorted(self.banned[key]), device=logits.device)
                 logits = logits.index_fill(0, banned, float("-inf"))
@@ -195,7 +197,7 @@ def token_logprobs(logits: torch.Tensor, token: int, top: int) -> tuple[float, l
     alternatives: list[tuple[int, float]] = []
     if top:
         values, ids = torch.topk(logp, top)
-        alternatives = list(zip(ids.tolist(), values.tolist()))
+        alternatives = list(zip(ids.tolist(), values.tolist(), strict=False))
     return float(logp[token]), alternatives
 
 

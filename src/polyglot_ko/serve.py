@@ -35,9 +35,10 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Optional, Union
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -65,27 +66,27 @@ class CommonRequest(BaseModel):
     are ignored."""
 
     model_config = ConfigDict(strict=True, extra="ignore")
-    model: Optional[str] = None
-    max_tokens: Optional[int] = None
+    model: str | None = None
+    max_tokens: int | None = None
     temperature: float = 1.0
     top_p: float = 1.0
     n: int = 1
     stream: bool = False
-    stop: Union[str, list[str], None] = None
-    seed: Optional[int] = None
-    user: Optional[str] = None
-    stream_options: Optional[dict] = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    user: str | None = None
+    stream_options: dict | None = None
     # Extensions (pass with the openai client's `extra_body`): the decoding options Korean output needs.
     top_k: int = 0
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
-    stop_token_ids: Optional[list[int]] = None
+    stop_token_ids: list[int] | None = None
 
 
 class CompletionRequest(CommonRequest):
-    prompt: Union[str, list[str], list[int], list[list[int]]]
+    prompt: str | list[str] | list[int] | list[list[int]]
     echo: bool = False
-    logprobs: Optional[int] = None
+    logprobs: int | None = None
 
 
 class Message(BaseModel):
@@ -96,14 +97,20 @@ class Message(BaseModel):
 
 class ChatRequest(CommonRequest):
     messages: list[Message] = Field(min_length=1)
-    max_completion_tokens: Optional[int] = None
+    max_completion_tokens: int | None = None
     logprobs: bool = False
-    top_logprobs: Optional[int] = None
+    top_logprobs: int | None = None
 
 
 class APIError(Exception):
-    def __init__(self, status: int, message: str, type_: str = "invalid_request_error",
-                 param: Optional[str] = None, code: Optional[str] = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type_, param, code
 
@@ -120,7 +127,7 @@ class _Handle:
     events: asyncio.Queue
     index: int
     sequence: Any = None
-    error: Optional[str] = None
+    error: str | None = None
 
     def _put(self, item) -> None:
         try:
@@ -160,12 +167,12 @@ class BatchWorker:
         self.inbox: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._live: set = set()     # sequences accepted here whose end has not been reported yet
-        self.peak_batch = 0         # most sequences decoded in one step: > 1 proves requests share steps
+        self._live: set = set()  # sequences accepted here whose end has not been reported yet
+        self.peak_batch = 0  # most sequences decoded in one step: > 1 proves requests share steps
         self.tokens_generated = 0
         self.failed_steps = 0
-        self.last_error: Optional[str] = None
-        self.step_started: Optional[float] = None  # monotonic time the step in progress began
+        self.last_error: str | None = None
+        self.step_started: float | None = None  # monotonic time the step in progress began
         self.accepting = True
         self.thread = threading.Thread(target=self._loop, name="polyglot-ko-decode", daemon=True)
 
@@ -182,8 +189,9 @@ class BatchWorker:
     def submit(self, sequences: list) -> None:
         with self._lock:
             if not self.accepting:
-                raise APIError(503, "the server is shutting down; retry on another instance", "server_error",
-                               code="shutting_down")
+                raise APIError(
+                    503, "the server is shutting down; retry on another instance", "server_error", code="shutting_down"
+                )
             self._live = {s for s in self._live if not s.finished}
             if len(self._live) + len(sequences) > self.max_queue:
                 raise QueueFull()
@@ -203,10 +211,16 @@ class BatchWorker:
         return "ok", 200
 
     def stats(self) -> dict:
-        return {"running": len(self.engine.active), "waiting": len(self.engine.pending) + self.inbox.qsize(),
-                "in_system": self.in_system, "peak_batch": self.peak_batch, "steps": self.engine.steps,
-                "tokens_generated": self.tokens_generated, "failed_steps": self.failed_steps,
-                "last_error": self.last_error}
+        return {
+            "running": len(self.engine.active),
+            "waiting": len(self.engine.pending) + self.inbox.qsize(),
+            "in_system": self.in_system,
+            "peak_batch": self.peak_batch,
+            "steps": self.engine.steps,
+            "tokens_generated": self.tokens_generated,
+            "failed_steps": self.failed_steps,
+            "last_error": self.last_error,
+        }
 
     def _report(self, seqs) -> None:
         for s in seqs:
@@ -247,8 +261,11 @@ class BatchWorker:
             self.failed_steps += 1
             error = next(s.error for s in done if s.error is not None)
             self.last_error = f"{type(error).__name__}: {error}"
-            log.error("decode step failed (%s); its %d sequence(s) were ended with an error", self.last_error,
-                      sum(s.error is not None for s in done))
+            log.error(
+                "decode step failed (%s); its %d sequence(s) were ended with an error",
+                self.last_error,
+                sum(s.error is not None for s in done),
+            )
         self.peak_batch = max(self.peak_batch, len(engine.active))
         if done:
             self._report(done)
@@ -316,7 +333,7 @@ def sse(obj) -> str:
     return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
 
-def _lone_surrogate_at(obj, path: str = "", depth: int = 0) -> Optional[str]:
+def _lone_surrogate_at(obj, path: str = "", depth: int = 0) -> str | None:
     """The dotted path of the first string (key or value) holding a lone surrogate, if any."""
     if depth > 64:  # deeper than any field we read; pydantic rejects its type
         return None
@@ -345,7 +362,7 @@ class Service:
     """What the routes do, one small method each: parse a request, turn it into sequences for the worker, and
     shape what comes back (a JSON body, or server-sent events through `stream_events`)."""
 
-    def __init__(self, generator, model_name: str, api_key: Optional[str], limits: ServerLimits):
+    def __init__(self, generator, model_name: str, api_key: str | None, limits: ServerLimits):
         self.generator, self.model_name, self.api_key, self.limits = generator, model_name, api_key, limits
         self.created = int(time.time())
 
@@ -355,8 +372,9 @@ class Service:
             return
         header = request.headers.get("authorization", "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(header, f"Bearer {self.api_key}".encode()):
-            raise APIError(401, "invalid or missing API key; send `Authorization: Bearer <key>`",
-                           code="invalid_api_key")
+            raise APIError(
+                401, "invalid or missing API key; send `Authorization: Bearer <key>`", code="invalid_api_key"
+            )
 
     async def read_body(self, request: Request) -> bytes:
         """The body, refused with 413 as soon as it passes the limit (declared or while it streams in)."""
@@ -375,8 +393,9 @@ class Service:
         try:
             await asyncio.wait_for(receive(), timeout=self.limits.body_timeout)
         except asyncio.TimeoutError:
-            raise APIError(408, f"the request body did not arrive within {self.limits.body_timeout:g} s",
-                           code="request_timeout") from None
+            raise APIError(
+                408, f"the request body did not arrive within {self.limits.body_timeout:g} s", code="request_timeout"
+            ) from None
         return bytes(body)
 
     async def parse(self, request: Request, schema):
@@ -392,37 +411,60 @@ class Service:
             raise APIError(400, "request body must be a JSON object", code="invalid_json")
         bad = _lone_surrogate_at(obj)
         if bad is not None:
-            raise APIError(400, f"{bad}: holds a lone UTF-16 surrogate (such as \\ud800), which is not text",
-                           param=bad, code="invalid_string")
+            raise APIError(
+                400,
+                f"{bad}: holds a lone UTF-16 surrogate (such as \\ud800), which is not text",
+                param=bad,
+                code="invalid_string",
+            )
         try:
             req = schema.model_validate(obj)
         except ValidationError as e:
             first = e.errors()[0]
             param = ".".join(str(p) for p in first["loc"])
-            raise APIError(422, f"{param}: {first['msg']} (got {first.get('input')!r:.80})", param=param,
-                           code="invalid_type") from None
+            raise APIError(
+                422, f"{param}: {first['msg']} (got {first.get('input')!r:.80})", param=param, code="invalid_type"
+            ) from None
         if req.model is not None and req.model not in (self.model_name, "polyglot-ko"):
-            raise APIError(404, f"model {req.model!r} is not served here; GET /v1/models lists {self.model_name!r}",
-                           param="model", code="model_not_found")
+            raise APIError(
+                404,
+                f"model {req.model!r} is not served here; GET /v1/models lists {self.model_name!r}",
+                param="model",
+                code="model_not_found",
+            )
         return req
 
-    def sampling(self, req, max_tokens: Optional[int], stop_extra: tuple[str, ...] = (),
-                 logprobs=None) -> SamplingParams:
+    def sampling(self, req, max_tokens: int | None, stop_extra: tuple[str, ...] = (), logprobs=None) -> SamplingParams:
         limits = self.limits
         if max_tokens is None:
             max_tokens = min(limits.default_max_tokens, limits.max_tokens)
         if max_tokens > limits.max_tokens:
-            raise APIError(400, f"max_tokens={max_tokens} exceeds this server's limit of {limits.max_tokens}",
-                           param="max_tokens", code="max_tokens_too_large")
+            raise APIError(
+                400,
+                f"max_tokens={max_tokens} exceeds this server's limit of {limits.max_tokens}",
+                param="max_tokens",
+                code="max_tokens_too_large",
+            )
         if not 1 <= req.n <= limits.max_n:
             raise APIError(400, f"n={req.n} must be in [1, {limits.max_n}]", param="n")
         stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
         if len(stop) > limits.max_stop or any(len(x) > limits.max_stop_chars for x in stop):
-            raise APIError(400, f"stop: at most {limits.max_stop} stop strings of at most {limits.max_stop_chars} "
-                                f"characters each", param="stop")
-        kw = dict(max_new_tokens=max_tokens, temperature=req.temperature, top_p=req.top_p, top_k=req.top_k,
-                  repetition_penalty=req.repetition_penalty, no_repeat_ngram_size=req.no_repeat_ngram_size,
-                  stop=stop + stop_extra, seed=req.seed, logprobs=logprobs)
+            raise APIError(
+                400,
+                f"stop: at most {limits.max_stop} stop strings of at most {limits.max_stop_chars} characters each",
+                param="stop",
+            )
+        kw = dict(
+            max_new_tokens=max_tokens,
+            temperature=req.temperature,
+            top_p=req.top_p,
+            top_k=req.top_k,
+            repetition_penalty=req.repetition_penalty,
+            no_repeat_ngram_size=req.no_repeat_ngram_size,
+            stop=stop + stop_extra,
+            seed=req.seed,
+            logprobs=logprobs,
+        )
         if req.stop_token_ids is not None:
             kw["stop_token_ids"] = tuple(req.stop_token_ids)
         try:
@@ -436,16 +478,26 @@ class Service:
         except UserError as e:
             raise APIError(400, str(e), param="prompt") from None
         if len(ids) > self.limits.max_prompt_tokens:
-            raise APIError(413, f"prompt is {len(ids)} tokens; this server accepts at most "
-                                f"{self.limits.max_prompt_tokens}", param="prompt", code="prompt_too_long")
+            raise APIError(
+                413,
+                f"prompt is {len(ids)} tokens; this server accepts at most {self.limits.max_prompt_tokens}",
+                param="prompt",
+                code="prompt_too_long",
+            )
         return ids
 
     async def encode_all(self, prompts: list) -> list[list[int]]:
         # Off the event loop: a long prompt takes a while to tokenize and must not freeze other requests.
         return await asyncio.to_thread(lambda: [self.encode(p) for p in prompts])
 
-    async def run_sequences(self, request: Request, prompts: list[list[int]], params: SamplingParams, n: int,
-                            want_prompt_logprobs: bool = False):
+    async def run_sequences(
+        self,
+        request: Request,
+        prompts: list[list[int]],
+        params: SamplingParams,
+        n: int,
+        want_prompt_logprobs: bool = False,
+    ):
         """Submit prompts x n; returns (handles, events queue). Choice i*n+j is prompt i, sample j."""
         loop = asyncio.get_running_loop()
         events: asyncio.Queue = asyncio.Queue()
@@ -465,8 +517,12 @@ class Service:
         try:
             request.app.state.worker.submit(seqs)
         except QueueFull:
-            raise APIError(429, f"the server is at its limit of {self.limits.max_queue} queued sequences; retry "
-                                f"shortly", "rate_limit_error", code="queue_full") from None
+            raise APIError(
+                429,
+                f"the server is at its limit of {self.limits.max_queue} queued sequences; retry shortly",
+                "rate_limit_error",
+                code="queue_full",
+            ) from None
         return handles, events
 
     @staticmethod
@@ -499,8 +555,15 @@ class Service:
             self.cancel(handles)
             raise
 
-    async def stream_events(self, handles, events: asyncio.Queue, on_text: Callable, on_done: Callable,
-                            head: list[str], tail: Callable[[], list[str]]):
+    async def stream_events(
+        self,
+        handles,
+        events: asyncio.Queue,
+        on_text: Callable,
+        on_done: Callable,
+        head: list[str],
+        tail: Callable[[], list[str]],
+    ):
         """The SSE body both endpoints share: `head`, then one event per text chunk / finished choice (None from
         a callback skips it), an error event if a step fails, `tail`, `[DONE]`; cancels what is left at the end
         or when the client disconnects (the response task is cancelled)."""
@@ -551,7 +614,7 @@ class Service:
             pos += len(tok)
         return {"tokens": tokens, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets}
 
-    def chat_logprobs(self, seq) -> Optional[dict]:
+    def chat_logprobs(self, seq) -> dict | None:
         if seq.logprobs is None:
             return None
 
@@ -559,8 +622,12 @@ class Service:
             s = self.token_str(t)
             return {"token": s, "logprob": lp, "bytes": list(s.encode("utf-8"))}
 
-        return {"content": [{**item(e["token_id"], e["logprob"]),
-                             "top_logprobs": [item(t, lp) for t, lp in e["top"]]} for e in seq.logprobs]}
+        return {
+            "content": [
+                {**item(e["token_id"], e["logprob"]), "top_logprobs": [item(t, lp) for t, lp in e["top"]]}
+                for e in seq.logprobs
+            ]
+        }
 
     # -- endpoints --
     async def completions(self, request: Request):
@@ -580,18 +647,34 @@ class Service:
         rid, now = f"cmpl-{uuid.uuid4().hex}", int(time.time())
 
         def body(choices, **extra) -> dict:
-            return {"id": rid, "object": "text_completion", "created": now, "model": self.model_name,
-                    "choices": choices, **extra}
+            return {
+                "id": rid,
+                "object": "text_completion",
+                "created": now,
+                "model": self.model_name,
+                "choices": choices,
+                **extra,
+            }
 
         def echo_text(h) -> str:
             return prompt_texts[h.index // req.n] if req.echo else ""
 
         if not req.stream:
             await self.wait_all(request, handles, events)
-            return body([{"index": h.index, "text": echo_text(h) + h.sequence.text,
-                          "finish_reason": h.sequence.finish_reason,
-                          "logprobs": self.completion_logprobs(h.sequence, req.echo) if req.logprobs is not None
-                          else None} for h in handles], usage=self.usage(prompts, handles))
+            return body(
+                [
+                    {
+                        "index": h.index,
+                        "text": echo_text(h) + h.sequence.text,
+                        "finish_reason": h.sequence.finish_reason,
+                        "logprobs": self.completion_logprobs(h.sequence, req.echo)
+                        if req.logprobs is not None
+                        else None,
+                    }
+                    for h in handles
+                ],
+                usage=self.usage(prompts, handles),
+            )
 
         def on_text(i, text):
             return sse(body([{"index": i, "text": text, "finish_reason": None, "logprobs": None}]))
@@ -600,15 +683,22 @@ class Service:
             lp = self.completion_logprobs(seq, False) if req.logprobs is not None else None
             return sse(body([{"index": i, "text": "", "finish_reason": seq.finish_reason, "logprobs": lp}]))
 
-        head = [sse(body([{"index": h.index, "text": echo_text(h), "finish_reason": None, "logprobs": None}]))
-                for h in handles] if req.echo else []
+        head = (
+            [
+                sse(body([{"index": h.index, "text": echo_text(h), "finish_reason": None, "logprobs": None}]))
+                for h in handles
+            ]
+            if req.echo
+            else []
+        )
         include_usage = bool((req.stream_options or {}).get("include_usage"))
 
         def tail():
             return [sse(body([], usage=self.usage(prompts, handles)))] if include_usage else []
 
-        return StreamingResponse(self.stream_events(handles, events, on_text, on_done, head, tail),
-                                 media_type="text/event-stream")
+        return StreamingResponse(
+            self.stream_events(handles, events, on_text, on_done, head, tail), media_type="text/event-stream"
+        )
 
     async def chat(self, request: Request):
         req = await self.parse(request, ChatRequest)
@@ -617,8 +707,9 @@ class Service:
         max_tokens = req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
         if max_tokens is None:
             max_tokens = min(self.limits.max_tokens, 256)
-        params = self.sampling(req, max_tokens, stop_extra=(CHAT_USER,),
-                               logprobs=(req.top_logprobs or 0) if req.logprobs else None)
+        params = self.sampling(
+            req, max_tokens, stop_extra=(CHAT_USER,), logprobs=(req.top_logprobs or 0) if req.logprobs else None
+        )
         try:
             prompt = format_chat([m.model_dump() for m in req.messages], self.generator.chat_template)
         except UserError as e:  # the model folder's template refused these messages (e.g. a role it lacks)
@@ -629,14 +720,22 @@ class Service:
 
         def body(choices, **extra) -> dict:
             obj = "chat.completion" if not req.stream else "chat.completion.chunk"
-            return {"id": rid, "object": obj, "created": now, "model": self.model_name, "choices": choices,
-                    **extra}
+            return {"id": rid, "object": obj, "created": now, "model": self.model_name, "choices": choices, **extra}
 
         if not req.stream:
             await self.wait_all(request, handles, events)
-            return body([{"index": h.index, "message": {"role": "assistant", "content": h.sequence.text.strip()},
-                          "finish_reason": h.sequence.finish_reason, "logprobs": self.chat_logprobs(h.sequence)}
-                         for h in handles], usage=self.usage(prompts, handles))
+            return body(
+                [
+                    {
+                        "index": h.index,
+                        "message": {"role": "assistant", "content": h.sequence.text.strip()},
+                        "finish_reason": h.sequence.finish_reason,
+                        "logprobs": self.chat_logprobs(h.sequence),
+                    }
+                    for h in handles
+                ],
+                usage=self.usage(prompts, handles),
+            )
 
         started: set[int] = set()
 
@@ -649,39 +748,64 @@ class Service:
             return sse(body([{"index": i, "delta": {"content": text}, "finish_reason": None, "logprobs": None}]))
 
         def on_done(i, seq):
-            return sse(body([{"index": i, "delta": {}, "finish_reason": seq.finish_reason,
-                              "logprobs": self.chat_logprobs(seq)}]))
+            return sse(
+                body(
+                    [{"index": i, "delta": {}, "finish_reason": seq.finish_reason, "logprobs": self.chat_logprobs(seq)}]
+                )
+            )
 
-        head = [sse(body([{"index": h.index, "delta": {"role": "assistant", "content": ""}, "finish_reason": None,
-                           "logprobs": None}])) for h in handles]
+        head = [
+            sse(
+                body(
+                    [
+                        {
+                            "index": h.index,
+                            "delta": {"role": "assistant", "content": ""},
+                            "finish_reason": None,
+                            "logprobs": None,
+                        }
+                    ]
+                )
+            )
+            for h in handles
+        ]
         include_usage = bool((req.stream_options or {}).get("include_usage"))
 
         def tail():
             return [sse(body([], usage=self.usage(prompts, handles)))] if include_usage else []
 
-        return StreamingResponse(self.stream_events(handles, events, on_text, on_done, head, tail),
-                                 media_type="text/event-stream")
+        return StreamingResponse(
+            self.stream_events(handles, events, on_text, on_done, head, tail), media_type="text/event-stream"
+        )
 
     def models(self, request: Request) -> dict:
         self.check_auth(request)
-        return {"object": "list", "data": [{"id": self.model_name, "object": "model", "created": self.created,
-                                            "owned_by": "polyglot-ko"}]}
+        return {
+            "object": "list",
+            "data": [{"id": self.model_name, "object": "model", "created": self.created, "owned_by": "polyglot-ko"}],
+        }
 
 
 def _error_response(err: APIError) -> JSONResponse:
     return JSONResponse(err.body(), status_code=err.status)
 
 
-def create_app(generator, model_name: str = "polyglot-ko", api_key: Optional[str] = None,
-               limits: Optional[ServerLimits] = None, shutdown_timeout: float = 30.0) -> FastAPI:
+def create_app(
+    generator,
+    model_name: str = "polyglot-ko",
+    api_key: str | None = None,
+    limits: ServerLimits | None = None,
+    shutdown_timeout: float = 30.0,
+) -> FastAPI:
     """A FastAPI app serving `generator`; its lifespan starts and stops the decode worker (`app.state.worker`)."""
     limits = (limits or ServerLimits()).validate()
     service = Service(generator, model_name, api_key, limits)
 
     @asynccontextmanager
     async def lifespan(app):
-        app.state.worker = BatchWorker(generator, max_queue=limits.max_queue,
-                                       stall_seconds=limits.stall_seconds).start()
+        app.state.worker = BatchWorker(
+            generator, max_queue=limits.max_queue, stall_seconds=limits.stall_seconds
+        ).start()
         yield
         await asyncio.to_thread(app.state.worker.shutdown, shutdown_timeout)
 

@@ -24,9 +24,9 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from .chat_template import CHAT_TEMPLATE
 from .constants import (
@@ -45,8 +45,10 @@ MODEL_INPUT_NAMES = ("input_ids", "attention_mask")
 # Marks morpheme boundaries in tokenizer training text; the pre-tokenizer splits on it and drops it.
 MORPHEME_BOUNDARY = "\u0cf1"
 
-_LAYOUT = ("Polyglot-Ko's layout is <pad> 0, <eos> 1, <|endoftext|> 2, <|sep|> 3, the BPE vocabulary of N entries, "
-           "then <|acc|> N, <|tel|> N+1, <|rrn|> N+2")
+_LAYOUT = (
+    "Polyglot-Ko's layout is <pad> 0, <eos> 1, <|endoftext|> 2, <|sep|> 3, the BPE vocabulary of N entries, "
+    "then <|acc|> N, <|tel|> N+1, <|rrn|> N+2"
+)
 
 
 class InvalidTextError(UserError, ValueError):
@@ -72,7 +74,7 @@ def _bytes_to_unicode() -> dict[int, str]:
             bs.append(b)
             cs.append(256 + n)
             n += 1
-    return dict(zip(bs, map(chr, cs)))
+    return dict(zip(bs, map(chr, cs), strict=False))
 
 
 _CHAR_TO_BYTE = {c: b for b, c in _bytes_to_unicode().items()}
@@ -94,9 +96,11 @@ def _raise_if_surrogates(texts: Sequence[str]) -> None:
     for i, t in enumerate(texts):
         m = _SURROGATE.search(t)
         if m:
-            raise InvalidTextError(f"text {i} contains a lone surrogate U+{ord(m.group()):04X} at character {m.start()}, "
-                             f"which is not valid Unicode; clean it first, e.g. "
-                             f"text.encode('utf-8', 'replace').decode('utf-8')")
+            raise InvalidTextError(
+                f"text {i} contains a lone surrogate U+{ord(m.group()):04X} at character {m.start()}, "
+                f"which is not valid Unicode; clean it first, e.g. "
+                f"text.encode('utf-8', 'replace').decode('utf-8')"
+            )
 
 
 class IncrementalDecoder:
@@ -108,7 +112,7 @@ class IncrementalDecoder:
     The concatenation of every `add(...)` and the final `flush()` equals `tokenizer.decode(all_ids)`.
     """
 
-    def __init__(self, tokenizer: "PolyglotTokenizer", skip_special_tokens: bool = False):
+    def __init__(self, tokenizer: PolyglotTokenizer, skip_special_tokens: bool = False):
         self._tok = tokenizer
         self._skip = tokenizer._special_id_set if skip_special_tokens else frozenset()
         self._table = tokenizer._byte_table  # None when the decoder is not plain ByteLevel
@@ -164,8 +168,10 @@ class PolyglotTokenizer:
         vocab = b.get_vocab(with_added_tokens=True)
         n = len(vocab)
         if n == 0 or max(vocab.values()) != n - 1:
-            raise UserError(f"{self.source}: token ids are not contiguous 0..{n - 1} ({n} tokens, largest id "
-                            f"{max(vocab.values(), default=-1)}); the file is damaged, re-save or retrain it")
+            raise UserError(
+                f"{self.source}: token ids are not contiguous 0..{n - 1} ({n} tokens, largest id "
+                f"{max(vocab.values(), default=-1)}); the file is damaged, re-save or retrain it"
+            )
         added = b.get_added_tokens_decoder()
         expected = {tok: i for i, tok in enumerate(FIXED_SPECIAL_TOKENS.values())}
         bpe = b.get_vocab_size(with_added_tokens=False)  # PII tokens follow the BPE vocabulary (30000 released)
@@ -174,12 +180,16 @@ class PolyglotTokenizer:
             got = vocab.get(tok)
             if got != want:
                 have = "is missing" if got is None else f"has id {got}"
-                raise UserError(f"{self.source}: special token {tok} {have}, expected id {want}; {_LAYOUT} "
-                                f"(train a compatible one with `polyglot-ko train-tokenizer`)")
+                raise UserError(
+                    f"{self.source}: special token {tok} {have}, expected id {want}; {_LAYOUT} "
+                    f"(train a compatible one with `polyglot-ko train-tokenizer`)"
+                )
             if got not in added or not added[got].special:
-                raise UserError(f"{self.source}: {tok} (id {got}) is not registered as a special added token, so "
-                                f"text containing it would be split; list it in tokenizer.json's added_tokens "
-                                f"with \"special\": true")
+                raise UserError(
+                    f"{self.source}: {tok} (id {got}) is not registered as a special added token, so "
+                    f"text containing it would be split; list it in tokenizer.json's added_tokens "
+                    f'with "special": true'
+                )
         self.vocab_size = n
         self.padded_vocab_size = padded_size(n)
         self.special_ids = {name: vocab[tok] for name, tok in {**FIXED_SPECIAL_TOKENS, **PII_TOKENS}.items()}
@@ -238,7 +248,8 @@ class PolyglotTokenizer:
                 raise InvalidTokenIdError(
                     f"token id {bad} is outside the tokenizer's vocabulary 0..{self.vocab_size - 1}; ids "
                     f"{self.vocab_size}..{self.padded_vocab_size - 1} are padding rows of the model's embedding: "
-                    f"mask them before sampling (tokenizer.mask_invalid_logits(logits))")
+                    f"mask them before sampling (tokenizer.mask_invalid_logits(logits))"
+                )
         return ids
 
     def decode(self, ids: Iterable[int], skip_special_tokens: bool = False) -> str:
@@ -246,8 +257,9 @@ class PolyglotTokenizer:
         return self._backend.decode(self._check_ids(ids), skip_special_tokens=skip_special_tokens)
 
     def decode_batch(self, batch: Iterable[Iterable[int]], skip_special_tokens: bool = False) -> list[str]:
-        return self._backend.decode_batch([self._check_ids(ids) for ids in batch],
-                                          skip_special_tokens=skip_special_tokens)
+        return self._backend.decode_batch(
+            [self._check_ids(ids) for ids in batch], skip_special_tokens=skip_special_tokens
+        )
 
     def incremental_decoder(self, skip_special_tokens: bool = False) -> IncrementalDecoder:
         """A decoder for streamed generation: `add(ids) -> str` and `flush() -> str` (see `IncrementalDecoder`)."""
@@ -278,7 +290,7 @@ class PolyglotTokenizer:
         produced.
         """
         if logits.shape[-1] > self.vocab_size:
-            logits[..., self.vocab_size:] = float("-inf")
+            logits[..., self.vocab_size :] = float("-inf")
         return logits
 
     # --- identity and persistence -----------------------------------------------------------------------
@@ -297,7 +309,9 @@ class PolyglotTokenizer:
             "model": model.get("type"),
             "vocab": sorted(([i, t] for t, i in vocab.items()) if isinstance(vocab, dict) else vocab),
             "merges": merges,
-            "added_tokens": sorted([t["id"], t["content"], bool(t.get("special"))] for t in d.get("added_tokens") or []),
+            "added_tokens": sorted(
+                [t["id"], t["content"], bool(t.get("special"))] for t in d.get("added_tokens") or []
+            ),
             "normalizer": d.get("normalizer"),
             "pre_tokenizer": d.get("pre_tokenizer"),
         }
@@ -355,8 +369,10 @@ class PolyglotTokenizer:
         return self.vocab_size
 
     def __repr__(self) -> str:
-        return (f"PolyglotTokenizer(source={self.source!r}, vocab_size={self.vocab_size}, "
-                f"padded_vocab_size={self.padded_vocab_size}, fingerprint={self.fingerprint[:12]})")
+        return (
+            f"PolyglotTokenizer(source={self.source!r}, vocab_size={self.vocab_size}, "
+            f"padded_vocab_size={self.padded_vocab_size}, fingerprint={self.fingerprint[:12]})"
+        )
 
 
 def from_tokenizer_json(text: str, source: str = "<in-memory tokenizer>") -> PolyglotTokenizer:
@@ -367,12 +383,14 @@ def from_tokenizer_json(text: str, source: str = "<in-memory tokenizer>") -> Pol
         backend = Tokenizer.from_str(text)
     except Exception as e:  # the Rust parser raises plain Exception subclasses with serde messages
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise UserError(f"{source}: not a tokenizer the `tokenizers` library can read ({first}); restore the "
-                        f"file, or train one with `polyglot-ko train-tokenizer`") from None
+        raise UserError(
+            f"{source}: not a tokenizer the `tokenizers` library can read ({first}); restore the "
+            f"file, or train one with `polyglot-ko train-tokenizer`"
+        ) from None
     return PolyglotTokenizer(backend, source=source)
 
 
-def load_tokenizer(path_or_hub_id: "str | os.PathLike | PolyglotTokenizer") -> PolyglotTokenizer:
+def load_tokenizer(path_or_hub_id: str | os.PathLike | PolyglotTokenizer) -> PolyglotTokenizer:
     """Load a tokenizer folder (or a hub id such as `EleutherAI/polyglot-ko-1.3b`) and check its special tokens.
 
     Also accepts a tokenizer.json path, or a `PolyglotTokenizer` (returned as is, so callers can take either).
@@ -391,12 +409,16 @@ def load_tokenizer(path_or_hub_id: "str | os.PathLike | PolyglotTokenizer") -> P
         folder = resolve_folder(path_or_hub_id, allow_patterns=list(TOKENIZER_FILES), what="tokenizer")
         tok_file = folder / "tokenizer.json"
     if not tok_file.is_file():
-        raise UserError(f"{folder}: no tokenizer.json in this folder; pass a folder holding a Hugging Face "
-                        f"tokenizer.json, or train one with `polyglot-ko train-tokenizer`")
+        raise UserError(
+            f"{folder}: no tokenizer.json in this folder; pass a folder holding a Hugging Face "
+            f"tokenizer.json, or train one with `polyglot-ko train-tokenizer`"
+        )
     try:
         text = tok_file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise UserError(f"{tok_file}: not UTF-8 text (corrupt?); restore the file from the tokenizer's source") from None
+        raise UserError(
+            f"{tok_file}: not UTF-8 text (corrupt?); restore the file from the tokenizer's source"
+        ) from None
     if not text.strip():
         raise UserError(f"{tok_file}: the file is empty; restore it from the tokenizer's source")
     tok = from_tokenizer_json(text, source=str(tok_file))
@@ -415,7 +437,9 @@ def load_tokenizer(path_or_hub_id: "str | os.PathLike | PolyglotTokenizer") -> P
         for v in named:
             content = v.get("content") if isinstance(v, dict) else v
             if isinstance(content, str) and content not in vocab:
-                raise UserError(f"{p}: names special token {content!r}, which tokenizer.json does not have (files "
-                                f"from different tokenizer versions?); use the three files of one release, or "
-                                f"re-save with PolyglotTokenizer.save")
+                raise UserError(
+                    f"{p}: names special token {content!r}, which tokenizer.json does not have (files "
+                    f"from different tokenizer versions?); use the three files of one release, or "
+                    f"re-save with PolyglotTokenizer.save"
+                )
     return tok

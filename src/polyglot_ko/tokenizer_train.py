@@ -55,8 +55,7 @@ def morpheme_boundaries(text: str, tokens) -> list[int]:
         if e - s > 1:
             inside.update(range(s + 1, e))
     n = len(text)
-    return sorted(p for p in edges - inside
-                  if 0 < p < n and not text[p - 1].isspace() and not text[p].isspace())
+    return sorted(p for p in edges - inside if 0 < p < n and not text[p - 1].isspace() and not text[p].isspace())
 
 
 def insert_marks(text: str, offsets: list[int], mark: str = MORPHEME_BOUNDARY) -> str:
@@ -102,8 +101,10 @@ def make_analyzer(num_workers: int | None = None):
     try:
         from kiwipiepy import Kiwi
     except ImportError:
-        raise UserError("morpheme-aware training needs kiwipiepy; install it with `pip install kiwipiepy==0.21.0` "
-                        "(or the data extra), or pass --no-morpheme") from None
+        raise UserError(
+            "morpheme-aware training needs kiwipiepy; install it with `pip install kiwipiepy==0.21.0` "
+            "(or the data extra), or pass --no-morpheme"
+        ) from None
     return Kiwi(num_workers=num_workers or os.cpu_count() or 1)
 
 
@@ -111,8 +112,9 @@ ANALYSIS_MODES = ("sentence", "word")
 _WORD = re.compile(r"\S+")
 
 
-def mark_morphemes(texts: Iterable[str], analyzer=None, analysis: str = "sentence",
-                   word_batch: int = 2000, cache_size: int = 2_000_000) -> Iterator[str]:
+def mark_morphemes(
+    texts: Iterable[str], analyzer=None, analysis: str = "sentence", word_batch: int = 2000, cache_size: int = 2_000_000
+) -> Iterator[str]:
     """Yield `texts` with morpheme boundaries marked by U+0CF1.
 
     analysis="sentence": the analyzer reads whole texts (long ones cut into pieces at line ends, which are
@@ -191,8 +193,10 @@ def _texts_from(inputs, text_field: str, stats) -> Iterator[str]:
 def _check_strings(texts: Iterable) -> Iterator[str]:
     for t in texts:
         if not isinstance(t, str):
-            raise UserError(f"train_tokenizer inputs: expected file paths or strings of text, got an item of type "
-                            f"{type(t).__name__}")
+            raise UserError(
+                f"train_tokenizer inputs: expected file paths or strings of text, got an item of type "
+                f"{type(t).__name__}"
+            )
         yield t
 
 
@@ -225,20 +229,29 @@ def build_empty_tokenizer():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(MORPHEME_BOUNDARY, behavior="removed"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(MORPHEME_BOUNDARY, behavior="removed"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
     # The released file's post-processor: ByteLevel offsets only, adds no BOS/EOS.
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
     return tok
 
 
-def train_tokenizer(inputs: str | os.PathLike | Iterable[str | os.PathLike], out: str | os.PathLike,
-                    vocab_size: int = 30000, morpheme_aware: bool = True,
-                    min_frequency: int = 2, text_field: str = "text", max_chars: int | None = None,
-                    show_progress: bool = True, analysis: str = "sentence") -> PolyglotTokenizer:
+def train_tokenizer(
+    inputs: str | os.PathLike | Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+    vocab_size: int = 30000,
+    morpheme_aware: bool = True,
+    min_frequency: int = 2,
+    text_field: str = "text",
+    max_chars: int | None = None,
+    show_progress: bool = True,
+    analysis: str = "sentence",
+) -> PolyglotTokenizer:
     """Train a byte-level BPE like Polyglot-Ko's on `inputs` and save it as a tokenizer folder at `out`.
 
     Args:
@@ -265,8 +278,10 @@ def train_tokenizer(inputs: str | os.PathLike | Iterable[str | os.PathLike], out
 
     check_output_path(out, "out", folder=True)
     if vocab_size < MIN_VOCAB_SIZE + 1:
-        raise UserError(f"vocab_size {vocab_size}: must be at least {MIN_VOCAB_SIZE + 1} (4 special tokens + 256 "
-                        f"bytes + at least one merge); Polyglot-Ko uses 30000")
+        raise UserError(
+            f"vocab_size {vocab_size}: must be at least {MIN_VOCAB_SIZE + 1} (4 special tokens + 256 "
+            f"bytes + at least one merge); Polyglot-Ko uses 30000"
+        )
     if analysis not in ANALYSIS_MODES:
         raise UserError(f"analysis {analysis!r}: unknown; use one of {', '.join(ANALYSIS_MODES)}")
     if min_frequency < 1:
@@ -286,8 +301,13 @@ def train_tokenizer(inputs: str | os.PathLike | Iterable[str | os.PathLike], out
     if show_progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=max_chars, unit="char", unit_scale=True, desc="reading + analyzing" if morpheme_aware
-                   else "reading", dynamic_ncols=True)
+        bar = tqdm(
+            total=max_chars,
+            unit="char",
+            unit_scale=True,
+            desc="reading + analyzing" if morpheme_aware else "reading",
+            dynamic_ncols=True,
+        )
     texts = _limit(source, max_chars, counter, bar)
     if morpheme_aware:
         texts = mark_morphemes(texts, analyzer, analysis=analysis)
@@ -306,8 +326,10 @@ def train_tokenizer(inputs: str | os.PathLike | Iterable[str | os.PathLike], out
         if bar is not None:
             bar.close()
     if counter["chars"] == 0:
-        raise UserError(f"{inputs if isinstance(inputs, (str, os.PathLike)) else 'inputs'}: no text to train on "
-                        f"(all inputs empty or unreadable); check inputs and text_field")
+        raise UserError(
+            f"{inputs if isinstance(inputs, (str, os.PathLike)) else 'inputs'}: no text to train on "
+            f"(all inputs empty or unreadable); check inputs and text_field"
+        )
     bpe_size = tok.get_vocab_size(with_added_tokens=True)
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in PII_TOKENS.values()])
     seconds = time.perf_counter() - t0
@@ -337,13 +359,18 @@ def train_tokenizer(inputs: str | os.PathLike | Iterable[str | os.PathLike], out
 
     result = load_tokenizer(out)
     if show_progress:
-        short = "" if bpe_size >= vocab_size else f" (asked for {vocab_size}: the corpus ran out of pairs seen " \
-                                                    f">= {min_frequency} times)"
+        short = (
+            ""
+            if bpe_size >= vocab_size
+            else f" (asked for {vocab_size}: the corpus ran out of pairs seen >= {min_frequency} times)"
+        )
         problems = sum(stats.problems.values())
-        print(f"trained {'morpheme-aware ' if morpheme_aware else ''}byte-level BPE on {counter['docs']:,} documents "
-              f"/ {counter['chars']:,} characters in {seconds:.1f} s: {result.vocab_size:,} ids = {bpe_size:,} BPE "
-              f"({merges:,} merges){short} + 3 PII tokens; padded to {result.padded_vocab_size:,}; "
-              f"{problems:,} unreadable records skipped; saved to {out}")
+        print(
+            f"trained {'morpheme-aware ' if morpheme_aware else ''}byte-level BPE on {counter['docs']:,} documents "
+            f"/ {counter['chars']:,} characters in {seconds:.1f} s: {result.vocab_size:,} ids = {bpe_size:,} BPE "
+            f"({merges:,} merges){short} + 3 PII tokens; padded to {result.padded_vocab_size:,}; "
+            f"{problems:,} unreadable records skipped; saved to {out}"
+        )
     return result
 
 

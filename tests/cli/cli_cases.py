@@ -11,9 +11,15 @@ from pathlib import Path
 def prepare_files(tmp: Path, model_dir: Path) -> dict[str, Path]:
     """Bad inputs on disk: non-UTF-8 text, a binary recipe, bad recipes, a file standing where a folder must be."""
     files = {
-        "nonutf8": tmp / "prompts-latin1.txt", "regular": tmp / "a-file.txt", "folder": tmp / "a-folder",
-        "binary_recipe": tmp / "binary.yaml", "beta_recipe": tmp / "beta.yaml", "huge_batch": tmp / "huge.yaml",
-        "list_recipe": tmp / "list.yaml", "jsonl": tmp / "prompts.jsonl", "existing_out": tmp / "existing-model",
+        "nonutf8": tmp / "prompts-latin1.txt",
+        "regular": tmp / "a-file.txt",
+        "folder": tmp / "a-folder",
+        "binary_recipe": tmp / "binary.yaml",
+        "beta_recipe": tmp / "beta.yaml",
+        "huge_batch": tmp / "huge.yaml",
+        "list_recipe": tmp / "list.yaml",
+        "jsonl": tmp / "prompts.jsonl",
+        "existing_out": tmp / "existing-model",
     }
     files["nonutf8"].write_bytes("안녕".encode("euc-kr") + b"\xff\xfe\n")
     files["regular"].write_text("x\n")
@@ -71,12 +77,20 @@ def fixed_cases(f: dict[str, Path]) -> list[list[str]]:
         ["evaluate", "--model", m, "--output", under_file, "--perplexity", str(f["jsonl"])],
         # prepare
         ["prepare", "--input", str(f["jsonl"]), "--out", str(f["folder"] / "p1"), "--workers", "0"],
-        ["prepare", "--input", str(f["jsonl"]), "--out", str(f["folder"] / "p2"), "--min-chars", "500",
-         "--max-chars", "10"],
+        [
+            "prepare",
+            "--input",
+            str(f["jsonl"]),
+            "--out",
+            str(f["folder"] / "p2"),
+            "--min-chars",
+            "500",
+            "--max-chars",
+            "10",
+        ],
         ["prepare", "--input", str(f["jsonl"]), "--out", str(f["folder"] / "p3"), "--min-korean-ratio", "-3"],
         ["prepare", "--input", str(f["jsonl"]), "--out", under_file],
-        ["prepare", "--input", str(f["jsonl"]), "--out", str(f["folder"] / "p4"), "--tokenizer",
-         str(f["regular"])],
+        ["prepare", "--input", str(f["jsonl"]), "--out", str(f["folder"] / "p4"), "--tokenizer", str(f["regular"])],
         ["prepare", "--input", "/nonexistent/*.jsonl", "--out", str(f["folder"] / "p5")],
         # pretrain
         ["pretrain", "--config", str(f["binary_recipe"]), "--print-config"],
@@ -100,19 +114,44 @@ def fixed_cases(f: dict[str, Path]) -> list[list[str]]:
 
 
 NUMERIC_FLAGS = {
-    "generate": ["--max-new-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty",
-                 "--no-repeat-ngram-size", "--seed", "--batch-size", "--threads"],
+    "generate": [
+        "--max-new-tokens",
+        "--temperature",
+        "--top-k",
+        "--top-p",
+        "--repetition-penalty",
+        "--no-repeat-ngram-size",
+        "--seed",
+        "--batch-size",
+        "--threads",
+    ],
     "evaluate": ["--limit", "--batch-size", "--max-batch-tokens", "--max-length", "--stride", "--max-documents"],
 }
-HOSTILE_NUMBERS = ["0", "-1", "-0", "1e400", "nan", "inf", "-inf", "2.5", "99999999999999999999999", "1e-320", "", "x",
-                   "0x10", "True"]
+HOSTILE_NUMBERS = [
+    "0",
+    "-1",
+    "-0",
+    "1e400",
+    "nan",
+    "inf",
+    "-inf",
+    "2.5",
+    "99999999999999999999999",
+    "1e-320",
+    "",
+    "x",
+    "0x10",
+    "True",
+]
 
 
 def generated_cases(f: dict[str, Path], seed: int = 7, count: int = 40) -> list[list[str]]:
     rng = random.Random(seed)
     m = str(f["model"])
-    base = {"generate": ["generate", "--model", m, "가", "--max-new-tokens", "2"],
-            "evaluate": ["evaluate", "--model", m, "--perplexity", str(f["jsonl"])]}
+    base = {
+        "generate": ["generate", "--model", m, "가", "--max-new-tokens", "2"],
+        "evaluate": ["evaluate", "--model", m, "--perplexity", str(f["jsonl"])],
+    }
     cases = []
     for _ in range(count):
         cmd = rng.choice(sorted(NUMERIC_FLAGS))

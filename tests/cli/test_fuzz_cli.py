@@ -22,6 +22,7 @@ class Hang(Exception):
 
 def run_cli(argv: list[str], seconds: int = 60) -> tuple[object, str]:
     """(exit status or 'hang' / the exception, stderr) of `polyglot-ko ARGV` run in this process."""
+
     def on_alarm(*_):
         raise Hang()
 
@@ -53,8 +54,9 @@ def test_hostile_command_lines_fail_cleanly(files):
     for argv in fixed_cases(files):
         code, err = run_cli(argv)
         last = err.strip().splitlines()[-1] if err.strip() else ""
-        if not (isinstance(code, int) and code != 0 and "Traceback" not in err and last.startswith(("error:",
-                                                                                                     "usage:"))):
+        if not (
+            isinstance(code, int) and code != 0 and "Traceback" not in err and last.startswith(("error:", "usage:"))
+        ):
             failures.append((argv[0], argv[-3:], code, err.strip()[-200:]))
     assert not failures, failures
     # Nothing half-written, and no user data replaced.

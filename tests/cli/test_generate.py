@@ -11,7 +11,6 @@ import pytest
 from polyglot_ko.cli import main
 from polyglot_ko.generate import load_generator
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -21,8 +20,18 @@ def gen(tiny_model_dir):
 
 
 def test_single_prompt_streams_prompt_and_continuation(tiny_model_dir, gen, capsys):
-    code = main(["generate", "--model", str(tiny_model_dir), "안녕하세요", "--max-new-tokens", "12",
-                 "--repetition-penalty", "1.2"])
+    code = main(
+        [
+            "generate",
+            "--model",
+            str(tiny_model_dir),
+            "안녕하세요",
+            "--max-new-tokens",
+            "12",
+            "--repetition-penalty",
+            "1.2",
+        ]
+    )
     out, err = capsys.readouterr()
     expected = gen.generate("안녕하세요", max_new_tokens=12, repetition_penalty=1.2)
     assert code == 0 and out == "안녕하세요" + expected.text + "\n"
@@ -34,8 +43,23 @@ def test_file_to_jsonl_output(tiny_model_dir, gen, tmp_path, capsys):
     src = tmp_path / "prompts.jsonl"
     src.write_text("".join(json.dumps({"prompt": p}, ensure_ascii=False) + "\n" for p in prompts), encoding="utf-8")
     out_file = tmp_path / "out" / "results.jsonl"
-    code = main(["generate", "--model", str(tiny_model_dir), "--file", str(src), "--output", str(out_file),
-                 "--max-new-tokens", "8", "--temperature", "0.7", "--seed", "3"])
+    code = main(
+        [
+            "generate",
+            "--model",
+            str(tiny_model_dir),
+            "--file",
+            str(src),
+            "--output",
+            str(out_file),
+            "--max-new-tokens",
+            "8",
+            "--temperature",
+            "0.7",
+            "--seed",
+            "3",
+        ]
+    )
     assert code == 0
     rows = [json.loads(line) for line in out_file.read_text(encoding="utf-8").splitlines()]
     expected = gen.generate(prompts, max_new_tokens=8, temperature=0.7, seed=3)
@@ -47,8 +71,20 @@ def test_file_to_jsonl_output(tiny_model_dir, gen, tmp_path, capsys):
 
 def test_stdin_prompts_to_jsonl_stdout(tiny_model_dir, gen, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.StringIO("하나\n\n둘\n"))
-    code = main(["generate", "--model", str(tiny_model_dir), "--jsonl", "--max-new-tokens", "5",
-                 "--stop", "다", "--stop-token-id", "2"])
+    code = main(
+        [
+            "generate",
+            "--model",
+            str(tiny_model_dir),
+            "--jsonl",
+            "--max-new-tokens",
+            "5",
+            "--stop",
+            "다",
+            "--stop-token-id",
+            "2",
+        ]
+    )
     out = capsys.readouterr().out
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [r["prompt"] for r in rows] == ["하나", "둘"]

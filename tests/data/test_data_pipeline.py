@@ -19,12 +19,14 @@ from polyglot_ko.data.pipeline import prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 PII_LINES = [
-    "문의는 담당자 휴대폰 010-2345-6789로 연락 주시기 바랍니다. 평일 오전 아홉 시부터 오후 여섯 시까지 상담 가능합니다.",
+    "문의는 담당자 휴대폰 010-2345-6789로 연락 주시기 바랍니다. 평일 오전 아홉 시부터 오후 여섯 시까지 상담 가능합니다.",  # noqa: E501
     "후원 계좌는 신한은행 110-234-567890 예금주 사단법인 한글사랑입니다. 여러분의 따뜻한 관심과 후원을 기다립니다.",
     "신청서에는 주민등록번호 850315-1234567을 적고 사무실 전화 02-345-6789로 접수 확인을 요청하시면 됩니다.",
 ]
-HTML_LINE = ("<div><p>이번 <b>주말</b>에는 전국적으로 대체로 맑겠으며 낮기온은 평년보다 조금씩 높겠습니다.</p>"
-             "<br>다만 일부 지역에서는 아침에 안개가 짙게 끼는 곳이 있어 교통안전에 유의하셔야 합니다.</div>")
+HTML_LINE = (
+    "<div><p>이번 <b>주말</b>에는 전국적으로 대체로 맑겠으며 낮기온은 평년보다 조금씩 높겠습니다.</p>"
+    "<br>다만 일부 지역에서는 아침에 안개가 짙게 끼는 곳이 있어 교통안전에 유의하셔야 합니다.</div>"
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +84,9 @@ def test_accounting_rejects_and_masking(full_run, corpus_inputs):
         rows = _rejects(out, reason)
         assert len(rows) == n and all(r["reason"] == reason for r in rows)
     assert any(r["line"] == 11 for r in _rejects(out, "malformed_json"))
-    assert near in [r["text"] for r in _rejects(out, "near_duplicate")] or \
-        _rejects(out, "near_duplicate")[0]["text"].startswith(near[:50])
+    assert near in [r["text"] for r in _rejects(out, "near_duplicate")] or _rejects(out, "near_duplicate")[0][
+        "text"
+    ].startswith(near[:50])
     texts = _clean_texts(out)
     assert len(texts) == docs["kept"]
     joined = "\n".join(texts)
@@ -137,10 +140,17 @@ def _snapshot(out: Path) -> dict:
 def test_resume_after_kill_gives_the_same_output(tmp_path, full_run, corpus_inputs, reference_tokenizer_dir):
     folder, _, _ = corpus_inputs
     out = tmp_path / "resumed"
-    code = (f"from polyglot_ko.data.pipeline import prepare\n"
-            f"prepare([{str(folder)!r}], {str(out)!r}, workers=1, tasks=2, quiet=True)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = (
+        f"from polyglot_ko.data.pipeline import prepare\n"
+        f"prepare([{str(folder)!r}], {str(out)!r}, workers=1, tasks=2, quiet=True)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     marker = out / "work" / "logs" / "clean" / "completions"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -168,8 +178,21 @@ def test_resume_after_kill_gives_the_same_output(tmp_path, full_run, corpus_inpu
 
 
 def test_cli_errors(tmp_path, corpus_inputs):
-    r = subprocess.run([sys.executable, "-m", "polyglot_ko.cli", "prepare", "--input", str(tmp_path / "nope"),
-                        "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "polyglot_ko.cli",
+            "prepare",
+            "--input",
+            str(tmp_path / "nope"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert r.returncode == 2 and r.stderr.startswith("error: ") and "no such file" in r.stderr
     folder, _, _ = corpus_inputs
     with pytest.raises(Exception, match="valid-fraction"):
@@ -182,12 +205,32 @@ def test_cli_prepare_runs_and_prints_a_summary(tmp_path, corpus_dir):
     with gzip.open(corpus_dir / "korsts.jsonl.gz", "rt", encoding="utf-8") as f:
         lines = [next(f) for _ in range(40)]
     src = tmp_path / "in.txt"
-    src.write_text("".join(json.loads(x)["text"] + "\n" for x in lines) + "문의 010-1234-5678로 연락 바랍니다\n",
-                   encoding="utf-8")
+    src.write_text(
+        "".join(json.loads(x)["text"] + "\n" for x in lines) + "문의 010-1234-5678로 연락 바랍니다\n", encoding="utf-8"
+    )
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", "polyglot_ko.cli", "prepare", "--input", str(src), "--out", str(out),
-                        "--workers", "1", "--min-chars", "5", "--min-mean-word-length", "2", "--no-near-dedup"],
-                       capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "polyglot_ko.cli",
+            "prepare",
+            "--input",
+            str(src),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--min-chars",
+            "5",
+            "--min-mean-word-length",
+            "2",
+            "--no-near-dedup",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     stats = json.loads((out / "stats.json").read_text())
     assert stats["documents"]["input"] == 41 and stats["pii"]["tel"] == 1
@@ -196,8 +239,9 @@ def test_cli_prepare_runs_and_prints_a_summary(tmp_path, corpus_dir):
     assert "PII masked: tel 1" in r.stderr
 
 
-def test_stages_run_by_an_outside_executor_then_prepare_only_tokenizes(tmp_path, corpus_inputs,
-                                                                      reference_tokenizer_dir):
+def test_stages_run_by_an_outside_executor_then_prepare_only_tokenizes(
+    tmp_path, corpus_inputs, reference_tokenizer_dir
+):
     """The cluster recipe: build_stages + datatrove executors (local here, Slurm/Ray alike), then prepare."""
     from datatrove.executor import LocalPipelineExecutor
 
@@ -207,8 +251,9 @@ def test_stages_run_by_an_outside_executor_then_prepare_only_tokenizes(tmp_path,
     out = tmp_path / "outside"
     previous = None
     for name, blocks, tasks in build_stages([str(folder)], out, 2):
-        previous = LocalPipelineExecutor(pipeline=blocks, tasks=tasks, workers=1, depends=previous,
-                                         logging_dir=str(out / "work" / "logs" / name))
+        previous = LocalPipelineExecutor(
+            pipeline=blocks, tasks=tasks, workers=1, depends=previous, logging_dir=str(out / "work" / "logs" / name)
+        )
     previous.run()  # runs its dependencies first, as Slurm would in order
     clean_before = {p.name: p.read_bytes() for p in (out / "clean").glob("*.jsonl.gz")}
     assert len(clean_before) == 2

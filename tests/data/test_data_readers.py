@@ -14,8 +14,9 @@ GOOD = ["첫 번째 문서입니다.", "두 번째 문서\n줄바꿈 포함", "�
 
 
 def _jsonl_bytes(texts):
-    return b"".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False).encode() + b"\n"
-                    for i, t in enumerate(texts))
+    return b"".join(
+        json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False).encode() + b"\n" for i, t in enumerate(texts)
+    )
 
 
 def test_all_formats_read_the_same_documents(tmp_path):
@@ -46,26 +47,37 @@ def test_all_formats_read_the_same_documents(tmp_path):
 def test_bad_records_are_counted_by_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_bytes(
-        b'{"text": "\xec\x95\x88\xeb\x85\x95"}\n'        # 1 ok (안녕)
-        b'{"text": "broken\n'                             # 2 malformed JSON
-        b'{"text": "\xff\xfe bad bytes"}\n'               # 3 invalid UTF-8
-        b'{"title": "no text field"}\n'                   # 4 missing field
-        b'{"text": 42}\n'                                 # 5 not a string
-        b'{"text": "   "}\n'                              # 6 empty
-        b'[1, 2]\n'                                       # 7 not an object
-        b'{"text": "' + b"x" * 200 + b'"}\n'              # 8 gigantic (max_chars=100)
-        b'{"text": "\xeb\x81\x9d"}\n'                     # 9 ok (끝)
+        b'{"text": "\xec\x95\x88\xeb\x85\x95"}\n'  # 1 ok (안녕)
+        b'{"text": "broken\n'  # 2 malformed JSON
+        b'{"text": "\xff\xfe bad bytes"}\n'  # 3 invalid UTF-8
+        b'{"title": "no text field"}\n'  # 4 missing field
+        b'{"text": 42}\n'  # 5 not a string
+        b'{"text": "   "}\n'  # 6 empty
+        b"[1, 2]\n"  # 7 not an object
+        b'{"text": "' + b"x" * 200 + b'"}\n'  # 8 gigantic (max_chars=100)
+        b'{"text": "\xeb\x81\x9d"}\n'  # 9 ok (끝)
     )
     stats = ReadStats()
     seen = []
     docs = list(iter_documents(path, stats=stats, max_chars=100, on_problem=seen.append))
     assert [d.text for d in docs] == ["안녕", "끝"]
     assert [(d.line, d.source) for d in docs] == [(1, str(path)), (9, str(path))]
-    assert dict(stats.problems) == {"malformed_json": 2, "invalid_utf8": 1, "missing_field": 2, "empty": 1,
-                                    "too_long": 1}
-    assert [(p.reason, p.line) for p in seen] == [("malformed_json", 2), ("invalid_utf8", 3),
-                                                  ("missing_field", 4), ("missing_field", 5), ("empty", 6),
-                                                  ("malformed_json", 7), ("too_long", 8)]
+    assert dict(stats.problems) == {
+        "malformed_json": 2,
+        "invalid_utf8": 1,
+        "missing_field": 2,
+        "empty": 1,
+        "too_long": 1,
+    }
+    assert [(p.reason, p.line) for p in seen] == [
+        ("malformed_json", 2),
+        ("invalid_utf8", 3),
+        ("missing_field", 4),
+        ("missing_field", 5),
+        ("empty", 6),
+        ("malformed_json", 7),
+        ("too_long", 8),
+    ]
     assert stats.records == 9 == stats.documents + sum(stats.problems.values())
 
 

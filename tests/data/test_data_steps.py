@@ -10,8 +10,16 @@ import unicodedata
 import numpy as np
 import pytest
 
-from polyglot_ko.data.dedup import (char_shingles, exact_hashes, find_exact_duplicates, jaccard, lsh_threshold,
-                                    minhash_config, save_hashes, text_hash)
+from polyglot_ko.data.dedup import (
+    char_shingles,
+    exact_hashes,
+    find_exact_duplicates,
+    jaccard,
+    lsh_threshold,
+    minhash_config,
+    save_hashes,
+    text_hash,
+)
 from polyglot_ko.data.filters import QualityConfig, check_quality
 from polyglot_ko.data.normalize import nfc, normalize_whitespace, reduce_repeats, remove_html
 
@@ -33,8 +41,10 @@ def test_nfc_composes_decomposed_hangul():
 
 
 def test_html_removal_keeps_korean_angle_brackets_and_special_tokens():
-    text = ('<div class="x"><p>영화 <b>기생충</b> 후기</p><br/>정말 &amp; 재밌다&nbsp;!</div>'
-            '<script>var a = "<p>";</script><!-- 광고 --> 책 <토지>와 <|tel|>')
+    text = (
+        '<div class="x"><p>영화 <b>기생충</b> 후기</p><br/>정말 &amp; 재밌다&nbsp;!</div>'
+        '<script>var a = "<p>";</script><!-- 광고 --> 책 <토지>와 <|tel|>'
+    )
     out = normalize_whitespace(remove_html(text))
     assert out == "영화 기생충 후기\n\n정말 & 재밌다 !\n책 <토지>와 <|tel|>"
     plain = "부등식 3 < 5 그리고 <사랑의 불시착>"
@@ -50,8 +60,10 @@ def test_whitespace_keeps_newlines(real_lines):
 
 
 def test_repeat_reduction(real_lines):
-    assert reduce_repeats("ㅋㅋㅋㅋㅋㅋㅋ 진짜ㅎㅎㅎㅎ ㅠㅠㅠㅠㅠ 하하하하하 대박대박대박대박!!!!!") == \
-        "ㅋㅋ 진짜ㅎㅎ ㅠㅠ 하하 대박대박!!"
+    assert (
+        reduce_repeats("ㅋㅋㅋㅋㅋㅋㅋ 진짜ㅎㅎㅎㅎ ㅠㅠㅠㅠㅠ 하하하하하 대박대박대박대박!!!!!")
+        == "ㅋㅋ 진짜ㅎㅎ ㅠㅠ 하하 대박대박!!"
+    )
     assert reduce_repeats("2000000원 ...... aaaa") == "2000000원 ...... aaaa"
     assert reduce_repeats("ㅋㅋㅋㅋ", max_repeats=3) == "ㅋㅋㅋ"
     changed = sum(reduce_repeats(t) != t for t in real_lines["nsmc-reviews"])
@@ -68,10 +80,19 @@ def test_quality_filters_with_team_thresholds(real_lines):
     assert check_quality("가 나 다 라 마 바 사 아 자 차 " * 10) == "mean_word_length"
     assert check_quality("#해시태그를 #여러개 #붙인 #게시글입니다 " * 10) == "symbol_ratio"
     assert check_quality("\n".join(["- 첫째 항목입니다요"] * 10)) == "bullet_lines"
-    assert check_quality("\n".join(["말줄임으로 끝나는 아주 긴 줄이 여기에 있습니다..."] * 4 + ["평범한 줄입니다 그렇죠 맞습니다 정말로"] * 4)) == "ellipsis_lines"
+    assert (
+        check_quality(
+            "\n".join(
+                ["말줄임으로 끝나는 아주 긴 줄이 여기에 있습니다..."] * 4
+                + ["평범한 줄입니다 그렇죠 맞습니다 정말로"] * 4
+            )
+        )
+        == "ellipsis_lines"
+    )
     assert check_quality(" ".join(["12345", "67890", "13579", "24680", "문장이다"] * 10)) == "alphabetic_words"
-    assert check_quality("This is an English sentence with enough words to pass the other rules. " * 2) == \
-        "korean_ratio"
+    assert (
+        check_quality("This is an English sentence with enough words to pass the other rules. " * 2) == "korean_ratio"
+    )
     # thresholds are configurable, None disables a rule
     assert check_quality("짧지만 괜찮은 문장입니다", QualityConfig(min_chars=3)) is None
     assert check_quality("English only text here " * 5, QualityConfig(min_korean_ratio=None)) is None

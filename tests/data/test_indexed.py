@@ -107,8 +107,9 @@ def test_manifest(tmp_path):
     assert m["format"] == "polyglot-ko-indexed/1" and m["dtype"] == "uint16" and m["tokenizer"] == info
     assert [s["prefix"] for s in m["shards"]] == ["train_00000", "train_00001"]
     assert m["documents"] == 17
-    assert m["tokens"] == (IndexedDataset(tmp_path / "train_00000").num_tokens
-                           + IndexedDataset(tmp_path / "train_00001").num_tokens)
+    assert m["tokens"] == (
+        IndexedDataset(tmp_path / "train_00000").num_tokens + IndexedDataset(tmp_path / "train_00001").num_tokens
+    )
     assert m["valid_shards"][0]["documents"] == 3
     read = read_manifest(tmp_path)
     assert shard_prefixes(read) == [tmp_path.resolve() / "train_00000", tmp_path.resolve() / "train_00001"]

@@ -53,63 +53,99 @@ def test_baseline_is_much_worse_on_the_same_set(labelled):
     assert find_pii("2023-01-05에 계약했습니다.") == []
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("010-1234-5678로 연락 주세요", "<|tel|>로 연락 주세요"),
-    ("번호는 02)123-4567이고", "번호는 <|tel|>이고"),
-    ("+82 10 9876 5432에게", "<|tel|>에게"),
-    ("０１０－２２２２－３３３３으로", "<|tel|>으로"),
-    ("주민번호 900101-1234567를", "주민번호 <|rrn|>를"),
-    ("신한 110-123-456789로 입금", "신한 <|acc|>로 입금"),
-    ("카드 4111 1111 1111 1111은", "카드 <|acc|>은"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("010-1234-5678로 연락 주세요", "<|tel|>로 연락 주세요"),
+        ("번호는 02)123-4567이고", "번호는 <|tel|>이고"),
+        ("+82 10 9876 5432에게", "<|tel|>에게"),
+        ("０１０－２２２２－３３３３으로", "<|tel|>으로"),
+        ("주민번호 900101-1234567를", "주민번호 <|rrn|>를"),
+        ("신한 110-123-456789로 입금", "신한 <|acc|>로 입금"),
+        ("카드 4111 1111 1111 1111은", "카드 <|acc|>은"),
+    ],
+)
 def test_particle_after_the_number_is_kept(text, expected):
     assert mask_pii(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "2023-01-05", "2023.01.05 14:30", "1,234,567원", "우편번호 06236", "ISBN 978-89-12345-67-8", "v10.0.19045",
-    "사업자등록번호 123-45-67890", "112 119 114", "1600-1700년", "운송장 612345678901", "바코드 8801234567893",
-    "주문번호 1234-5678-9012-3456", "국민신문고 1AA-1708-186257", "12-010-1234-5678", "010-1234-5678-9",
-    "https://ex.kr/2012/12/13/2012121300109.html", "영화 <기생충> 1,000만 관객",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2023-01-05",
+        "2023.01.05 14:30",
+        "1,234,567원",
+        "우편번호 06236",
+        "ISBN 978-89-12345-67-8",
+        "v10.0.19045",
+        "사업자등록번호 123-45-67890",
+        "112 119 114",
+        "1600-1700년",
+        "운송장 612345678901",
+        "바코드 8801234567893",
+        "주문번호 1234-5678-9012-3456",
+        "국민신문고 1AA-1708-186257",
+        "12-010-1234-5678",
+        "010-1234-5678-9",
+        "https://ex.kr/2012/12/13/2012121300109.html",
+        "영화 <기생충> 1,000만 관객",
+    ],
+)
 def test_hard_negatives_are_not_masked(text):
     assert mask_pii(text) == text
 
 
-@pytest.mark.parametrize("text, expected", [
-    # 대구은행 and 수협 print 3-2-6-1 (a one-digit check group), next to a bank name, 계좌, 입금 or 예금주
-    ("보증금 입금 계좌: 대구은행 508-10-284716-3 (예금주 배순자)",
-     "보증금 입금 계좌: 대구은행 <|acc|> (예금주 배순자)"),
-    ("택배 거래 시 수협 977-83-574699-9 홍예린으로 입금 부탁드려요.",
-     "택배 거래 시 수협 <|acc|> 홍예린으로 입금 부탁드려요."),
-    ("계좌는 수협 704-74-678412-2, 예금주는 손건우입니다.",
-     "계좌는 수협 <|acc|>, 예금주는 손건우입니다."),
-    ("회비 자동 이체 계좌: 수협 999-86-125112-8\n예금주: 최경민", "회비 자동 이체 계좌: 수협 <|acc|>\n예금주: 최경민"),
-    # other groupings of the same family (3-3-6-1, 4-4-4-1) are covered by the same rule
-    ("환불은 광주은행 123-456-789012-3으로 부탁드립니다", "환불은 광주은행 <|acc|>으로 부탁드립니다"),
-    ("새마을금고 9002-1234-5678-9 예금주 김철수", "새마을금고 <|acc|> 예금주 김철수"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # 대구은행 and 수협 print 3-2-6-1 (a one-digit check group), next to a bank name, 계좌, 입금 or 예금주
+        (
+            "보증금 입금 계좌: 대구은행 508-10-284716-3 (예금주 배순자)",
+            "보증금 입금 계좌: 대구은행 <|acc|> (예금주 배순자)",
+        ),
+        (
+            "택배 거래 시 수협 977-83-574699-9 홍예린으로 입금 부탁드려요.",
+            "택배 거래 시 수협 <|acc|> 홍예린으로 입금 부탁드려요.",
+        ),
+        ("계좌는 수협 704-74-678412-2, 예금주는 손건우입니다.", "계좌는 수협 <|acc|>, 예금주는 손건우입니다."),
+        (
+            "회비 자동 이체 계좌: 수협 999-86-125112-8\n예금주: 최경민",
+            "회비 자동 이체 계좌: 수협 <|acc|>\n예금주: 최경민",
+        ),
+        # other groupings of the same family (3-3-6-1, 4-4-4-1) are covered by the same rule
+        ("환불은 광주은행 123-456-789012-3으로 부탁드립니다", "환불은 광주은행 <|acc|>으로 부탁드립니다"),
+        ("새마을금고 9002-1234-5678-9 예금주 김철수", "새마을금고 <|acc|> 예금주 김철수"),
+    ],
+)
 def test_accounts_ending_in_a_check_digit(text, expected):
     assert mask_pii(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "508-10-284716-3",  # no account word near: could be any code
-    "예금주 확인 후 사업자등록번호 123-45-67890-1 기재",  # business registration number is the nearest keyword
-    "입금 확인 문자 010-1234-5678-9",  # a phone number with a digit after it is not an account
-    "계좌 개설일 2023-05-01 오후 2시", "계좌 송장번호 612-34-567890-1", "입금 기한 2024-12-31-1차",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "508-10-284716-3",  # no account word near: could be any code
+        "예금주 확인 후 사업자등록번호 123-45-67890-1 기재",  # business registration number is the nearest keyword
+        "입금 확인 문자 010-1234-5678-9",  # a phone number with a digit after it is not an account
+        "계좌 개설일 2023-05-01 오후 2시",
+        "계좌 송장번호 612-34-567890-1",
+        "입금 기한 2024-12-31-1차",
+    ],
+)
 def test_check_digit_look_alikes_stay(text):
     assert mask_pii(text) == text
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("민원 문의 TEL : 02 ) 123-4567", "민원 문의 TEL : <|tel|>"),
-    ("대표전화 ( 02 ) 3456-7890으로 연락 바랍니다", "대표전화 <|tel|>으로 연락 바랍니다"),
-    ("춘천지사 033 ) 252-1234, 평일 9시부터", "춘천지사 <|tel|>, 평일 9시부터"),
-    # the ")" of something that is not an area code does not hide the number after it
-    ("수량(2) 010-2345-6789로 주문 부탁드립니다", "수량(2) <|tel|>로 주문 부탁드립니다"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("민원 문의 TEL : 02 ) 123-4567", "민원 문의 TEL : <|tel|>"),
+        ("대표전화 ( 02 ) 3456-7890으로 연락 바랍니다", "대표전화 <|tel|>으로 연락 바랍니다"),
+        ("춘천지사 033 ) 252-1234, 평일 9시부터", "춘천지사 <|tel|>, 평일 9시부터"),
+        # the ")" of something that is not an area code does not hide the number after it
+        ("수량(2) 010-2345-6789로 주문 부탁드립니다", "수량(2) <|tel|>로 주문 부탁드립니다"),
+    ],
+)
 def test_space_before_the_area_code_parenthesis(text, expected):
     assert mask_pii(text) == expected
 
@@ -124,8 +160,7 @@ def test_bundled_corpus_spans_all_found_and_negatives_untouched():
         matches = find_pii(doc["text"])
         for span in note.get("pii", []):
             total += 1
-            found += any(m.start <= span["start"] and span["end"] <= m.end and m.type == span["kind"]
-                         for m in matches)
+            found += any(m.start <= span["start"] and span["end"] <= m.end and m.type == span["kind"] for m in matches)
         for span in note.get("negatives", []):
             touched += any(m.start < span["end"] and span["start"] < m.end for m in matches)
     assert total >= 480 and found == total, (found, total)
@@ -159,22 +194,37 @@ def test_real_corpus_lines_with_phone_numbers(corpus_dir):
 
 
 def test_import_is_light_and_cli_masks_stdin(tmp_path):
-    code = ("import sys, polyglot_ko; out = polyglot_ko.mask_pii('연락처 010-1234-5678'); "
-            "assert 'torch' not in sys.modules, 'torch imported'; print(out)")
+    code = (
+        "import sys, polyglot_ko; out = polyglot_ko.mask_pii('연락처 010-1234-5678'); "
+        "assert 'torch' not in sys.modules, 'torch imported'; print(out)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "연락처 <|tel|>"
-    r = subprocess.run([sys.executable, "-m", "polyglot_ko.cli", "mask-pii", "--stats"],
-                       input="전화 010-1234-5678\n계좌 3333-01-1234567 카카오뱅크\n날짜 2024-01-05\n",
-                       capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "polyglot_ko.cli", "mask-pii", "--stats"],
+        input="전화 010-1234-5678\n계좌 3333-01-1234567 카카오뱅크\n날짜 2024-01-05\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout == "전화 <|tel|>\n계좌 <|acc|> 카카오뱅크\n날짜 2024-01-05\n"
     assert "tel 1" in r.stderr and "acc 1" in r.stderr
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"text": "주민 900101-1234567", "id": 1}, ensure_ascii=False) + "\n")
-    r = subprocess.run([sys.executable, "-m", "polyglot_ko.cli", "mask-pii", "--jsonl", str(src)],
-                       capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "polyglot_ko.cli", "mask-pii", "--jsonl", str(src)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert json.loads(r.stdout) == {"text": "주민 <|rrn|>", "id": 1}
-    r = subprocess.run([sys.executable, "-m", "polyglot_ko.cli", "mask-pii", "--types", "foo"],
-                       input="", capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "polyglot_ko.cli", "mask-pii", "--types", "foo"],
+        input="",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert r.returncode == 2 and r.stderr.startswith("error: --types foo")

@@ -12,8 +12,9 @@ def sharp_model_dir(tmp_path_factory, reference_tokenizer_dir):
     from polyglot_ko.config import get_config
 
     out = tmp_path_factory.mktemp("sharp-tiny") / "model"
-    save_model(build_model(get_config("tiny").replace(initializer_range=0.1), seed=1), out,
-               tokenizer=reference_tokenizer_dir)
+    save_model(
+        build_model(get_config("tiny").replace(initializer_range=0.1), seed=1), out, tokenizer=reference_tokenizer_dir
+    )
     return out
 
 

@@ -9,8 +9,23 @@ from polyglot_ko.cli import main
 
 def test_evaluate_writes_results_and_table(sharp_model_dir, kobest_dir, tmp_path, capsys):
     out = tmp_path / "results.json"
-    code = main(["evaluate", "--model", str(sharp_model_dir), "--data-dir", str(kobest_dir), "--tasks",
-                 "copa,kobest_sentineg", "--shots", "0,1", "--limit", "6", "--output", str(out)])
+    code = main(
+        [
+            "evaluate",
+            "--model",
+            str(sharp_model_dir),
+            "--data-dir",
+            str(kobest_dir),
+            "--tasks",
+            "copa,kobest_sentineg",
+            "--shots",
+            "0,1",
+            "--limit",
+            "6",
+            "--output",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "### COPA (F1)" in printed and "| Model | 0-shot | 1-shot |" in printed and "### SentiNeg (F1)" in printed

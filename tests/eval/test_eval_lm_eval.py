@@ -30,11 +30,21 @@ def lm_eval_runs(sharp_model_dir, kobest_dir, tmp_path_factory):
     # are lm-eval's own kobest ones.
     tm = TaskManager(include_path=str(include), include_defaults=False)
     runs = {}
-    for model_type, args in (("hf", f"pretrained={sharp_model_dir},dtype=float32"),
-                             ("polyglot-ko", f"pretrained={sharp_model_dir}")):
-        runs[model_type] = lm_eval.simple_evaluate(model=model_type, model_args=args, tasks=list(TASKS),
-                                                   num_fewshot=SHOTS, limit=LIMIT, task_manager=tm, log_samples=True,
-                                                   batch_size=8, device="cpu")
+    for model_type, args in (
+        ("hf", f"pretrained={sharp_model_dir},dtype=float32"),
+        ("polyglot-ko", f"pretrained={sharp_model_dir}"),
+    ):
+        runs[model_type] = lm_eval.simple_evaluate(
+            model=model_type,
+            model_args=args,
+            tasks=list(TASKS),
+            num_fewshot=SHOTS,
+            limit=LIMIT,
+            task_manager=tm,
+            log_samples=True,
+            batch_size=8,
+            device="cpu",
+        )
     yield runs, include
     mp.undo()
 
@@ -43,8 +53,17 @@ def lm_eval_runs(sharp_model_dir, kobest_dir, tmp_path_factory):
 def test_lm_eval_agrees_with_our_lm_eval_protocol(lm_eval_runs, model_type, sharp_model_dir, kobest_dir):
     runs, _ = lm_eval_runs
     run = runs[model_type]
-    ours = evaluate_kobest(sharp_model_dir, None, TASKS, [SHOTS], kobest_dir, LIMIT, protocol="lm-eval-0.4",
-                           return_samples=True, progress=False)
+    ours = evaluate_kobest(
+        sharp_model_dir,
+        None,
+        TASKS,
+        [SHOTS],
+        kobest_dir,
+        LIMIT,
+        protocol="lm-eval-0.4",
+        return_samples=True,
+        progress=False,
+    )
     varied = 0
     for task in TASKS:
         theirs = run["samples"][task]
@@ -78,9 +97,24 @@ def test_adapter_cli(lm_eval_runs, sharp_model_dir, tmp_path, capsys, monkeypatc
     monkeypatch.setattr(TaskManager, "__init__", only_included)
 
     out = tmp_path / "out"
-    main(["--model", "polyglot-ko", "--model_args", f"pretrained={sharp_model_dir}", "--tasks", "kobest_copa",
-          "--include_path", str(include), "--limit", "2", "--device", "cpu",
-          "--output_path", str(out)])
+    main(
+        [
+            "--model",
+            "polyglot-ko",
+            "--model_args",
+            f"pretrained={sharp_model_dir}",
+            "--tasks",
+            "kobest_copa",
+            "--include_path",
+            str(include),
+            "--limit",
+            "2",
+            "--device",
+            "cpu",
+            "--output_path",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert "kobest_copa" in printed and "polyglot-ko" in printed
     files = list(out.rglob("results*.json"))
@@ -112,12 +146,13 @@ def test_adapter_rolling_and_generation(sharp_model_dir, sharp_model, tokenizer)
     import torch
 
     with torch.no_grad():
-        greedy = hf.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False, eos_token_id=None,
-                             pad_token_id=0)[0, len(ids):].tolist()
+        greedy = hf.generate(
+            torch.tensor([ids]), max_new_tokens=12, do_sample=False, eos_token_id=None, pad_token_id=0
+        )[0, len(ids) :].tolist()
     full = tokenizer.decode(greedy)
     (text,) = lm.generate_until([_Req(prompt, {"until": [], "max_gen_toks": 12})], disable_tqdm=True)
     assert text == full and len(text) > 0
-    stop = full[len(full) // 2:len(full) // 2 + 1]
+    stop = full[len(full) // 2 : len(full) // 2 + 1]
     if stop.strip():
         (cut,) = lm.generate_until([_Req(prompt, {"until": [stop], "max_gen_toks": 12})], disable_tqdm=True)
         assert cut == full.split(stop)[0]
@@ -136,9 +171,10 @@ def test_adapter_generate_until_batches_requests_like_transformers_greedy(sharp_
     def hf_greedy(prompt: str, n: int) -> str:
         ids = tokenizer.encode(prompt)
         with torch.no_grad():
-            new = hf.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False, eos_token_id=2,
-                              pad_token_id=0)[0, len(ids):].tolist()
-        return tokenizer.decode(new[:new.index(2)] if 2 in new else new)
+            new = hf.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False, eos_token_id=2, pad_token_id=0)[
+                0, len(ids) :
+            ].tolist()
+        return tokenizer.decode(new[: new.index(2)] if 2 in new else new)
 
     prompts = ["오늘 날씨는", "한국어 언어 모델을 평가한다. 문장이", "서울", "옛날 옛적에 어느 마을에"]
     requests, expected = [], []

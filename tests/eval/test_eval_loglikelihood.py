@@ -30,8 +30,11 @@ def test_hand_computed_loglikelihood():
     z = math.exp(2.0) + (V - 1)
     q = Question(context=[10, 11, 12], continuations=[[5], [5, 7], [7, 5, 5]])
     (row,) = score(model, [q], progress=False)
-    expect = [math.log(math.exp(2) / z), math.log(math.exp(2) / z) + math.log(1 / z),
-              math.log(1 / z) + 2 * math.log(math.exp(2) / z)]
+    expect = [
+        math.log(math.exp(2) / z),
+        math.log(math.exp(2) / z) + math.log(1 / z),
+        math.log(1 / z) + 2 * math.log(math.exp(2) / z),
+    ]
     assert [ll for ll, _ in row] == pytest.approx(expect, abs=1e-5)
     assert [g for _, g in row] == [True, False, False]
 
@@ -41,14 +44,19 @@ def test_matches_transformers(sharp_model, sharp_model_dir):
 
     hf = AutoModelForCausalLM.from_pretrained(sharp_model_dir, dtype=torch.float32).eval()
     g = random.Random(0)
-    questions = [Question([g.randrange(30003) for _ in range(g.randint(1, 40))],
-                          [[g.randrange(30003) for _ in range(g.randint(1, 5))] for _ in range(2)]) for _ in range(4)]
+    questions = [
+        Question(
+            [g.randrange(30003) for _ in range(g.randint(1, 40))],
+            [[g.randrange(30003) for _ in range(g.randint(1, 5))] for _ in range(2)],
+        )
+        for _ in range(4)
+    ]
     ours = score(sharp_model, questions, progress=False)
     with torch.no_grad():
-        for q, row in zip(questions, ours):
-            for cont, (ll, greedy) in zip(q.continuations, row):
+        for q, row in zip(questions, ours, strict=False):
+            for cont, (ll, greedy) in zip(q.continuations, row, strict=False):
                 ids = torch.tensor([q.context + cont])
-                lp = hf(ids).logits[0, len(q.context) - 1:-1].float().log_softmax(-1)
+                lp = hf(ids).logits[0, len(q.context) - 1 : -1].float().log_softmax(-1)
                 tgt = torch.tensor(cont)
                 assert ll == pytest.approx(lp.gather(-1, tgt[:, None]).sum().item(), abs=TOL)
                 assert greedy == bool((lp.argmax(-1) == tgt).all())
@@ -71,23 +79,35 @@ def test_prefix_reuse_equals_plain(sharp_model, batch_size, max_batch_tokens):
     window = 64  # a short window makes some questions truncate, with candidates of different lengths
     questions = _random_questions(1, 12, 50, window)
     assert any(len(q.context) + max(map(len, q.continuations)) > window + 1 for q in questions)
-    fast = score(sharp_model, questions, max_length=window, batch_size=batch_size,
-                 max_batch_tokens=max_batch_tokens, progress=False)
+    fast = score(
+        sharp_model,
+        questions,
+        max_length=window,
+        batch_size=batch_size,
+        max_batch_tokens=max_batch_tokens,
+        progress=False,
+    )
     plain = score_plain(sharp_model, questions, max_length=window)
-    for f_row, p_row in zip(fast, plain):
+    for f_row, p_row in zip(fast, plain, strict=False):
         assert [ll for ll, _ in f_row] == pytest.approx([ll for ll, _ in p_row], abs=TOL)
         assert [g for _, g in f_row] == [g for _, g in p_row]
 
 
 def test_kobest_prefix_reuse_equals_plain(sharp_model, tokenizer, kobest_dir):
-    kw = dict(tasks="kobest_hellaswag,kobest_boolq", shots="0,2", data_dir=kobest_dir, limit=6,
-              progress=False, return_samples=True)
+    kw = dict(
+        tasks="kobest_hellaswag,kobest_boolq",
+        shots="0,2",
+        data_dir=kobest_dir,
+        limit=6,
+        progress=False,
+        return_samples=True,
+    )
     fast = evaluate_kobest(sharp_model, tokenizer, **kw)
     plain = evaluate_kobest(sharp_model, tokenizer, prefix_reuse=False, **kw)
     assert fast["results"] == plain["results"]
     for task, by_shots in fast["samples"].items():
         for k, rows in by_shots.items():
-            for a, b in zip(rows, plain["samples"][task][k]):
+            for a, b in zip(rows, plain["samples"][task][k], strict=False):
                 assert a["loglikelihoods"] == pytest.approx(b["loglikelihoods"], abs=TOL)
 
 
@@ -103,9 +123,9 @@ def test_truncation_at_50_shots(sharp_model, tokenizer, kobest_dir):
     fast = score(sharp_model, questions, progress=False)
     plain = score_plain(sharp_model, questions)
     # The same questions cut by hand to their last window, and with unrelated tokens in front: same numbers.
-    for q, f_row, p_row in zip(questions, fast, plain):
+    for q, f_row, p_row in zip(questions, fast, plain, strict=False):
         assert [ll for ll, _ in f_row] == pytest.approx([ll for ll, _ in p_row], abs=TOL)
-        for cont, (ll, _) in zip(q.continuations, f_row):
+        for cont, (ll, _) in zip(q.continuations, f_row, strict=False):
             keep = window + 1 - len(cont)
             cut = score_plain(sharp_model, [Question(q.context[-keep:], [cont])])[0][0][0]
             junk = score(sharp_model, [Question([9] * 100 + q.context, [cont])], progress=False)[0][0][0]

@@ -13,7 +13,7 @@ from polyglot_ko.eval.kobest import macro_f1, metrics
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_macro_f1_equals_sklearn(n_classes):
     rnd = random.Random(n_classes)
-    for trial in range(60):
+    for _trial in range(60):
         n = rnd.randint(1, 40)
         golds = [rnd.randrange(n_classes) for _ in range(n)]
         # Skewed predictions: some classes never predicted, sometimes only one class at all.
@@ -28,8 +28,12 @@ def test_acc_and_acc_norm_by_hand():
     lens = [[1, 1], [1, 4], [2, 9]]
     m = metrics(golds, lls, lens)
     # argmax: 0, 0, 0 -> one correct; normalised: [-1,-2]->0, [-3,-1]->1, [-2,-0.5]->1 -> all correct
-    assert m == {"macro_f1": pytest.approx(f1_score(golds, [0, 0, 0], average="macro")), "acc": pytest.approx(1 / 3),
-                 "acc_norm": pytest.approx(1.0), "n": 3}
+    assert m == {
+        "macro_f1": pytest.approx(f1_score(golds, [0, 0, 0], average="macro")),
+        "acc": pytest.approx(1 / 3),
+        "acc_norm": pytest.approx(1.0),
+        "n": 3,
+    }
 
 
 def test_ties_pick_the_first_candidate_like_numpy():

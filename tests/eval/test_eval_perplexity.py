@@ -12,9 +12,11 @@ import torch
 from polyglot_ko.cli import main
 from polyglot_ko.eval.perplexity import per_document_nll, perplexity, windows
 
-TEXTS = ["안녕하세요. 오늘은 날씨가 맑고 바람이 조금 붑니다.",
-         "폴리글랏 한국어 모델은 GPT-NeoX 구조를 따른다. " * 4,
-         "짧다"]
+TEXTS = [
+    "안녕하세요. 오늘은 날씨가 맑고 바람이 조금 붑니다.",
+    "폴리글랏 한국어 모델은 GPT-NeoX 구조를 따른다. " * 4,
+    "짧다",
+]
 
 
 @pytest.mark.parametrize("context,stride", [(8, 8), (8, 3), (8, 1), (5, 4), (64, 32)])
@@ -80,8 +82,24 @@ def test_cli_perplexity_on_files(sharp_model_dir, tmp_path, capsys):
     path = tmp_path / "texts.jsonl"
     path.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in TEXTS), encoding="utf-8")
     out = tmp_path / "ppl.json"
-    assert main(["evaluate", "--model", str(sharp_model_dir), "--perplexity", str(path), "--max-length", "32",
-                 "--stride", "8", "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(sharp_model_dir),
+                "--perplexity",
+                str(path),
+                "--max-length",
+                "32",
+                "--stride",
+                "8",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     r = json.loads(out.read_text())
     assert r["documents"] == 3 and r["context"] == 32 and r["stride"] == 8
     assert r["bits_per_character"] == pytest.approx(r["nll"] / r["characters"] / math.log(2))

@@ -12,11 +12,22 @@ from polyglot_ko.eval.kobest import TASKS, build_requests, load_split, render, t
 
 DOCS = {
     "kobest_boolq": {"paragraph": "P문단.", "question": "Q질문?", "label": 1},
-    "kobest_copa": {"premise": "비가 왔다.", "question": "결과", "alternative_1": "우산을 썼다.",
-                    "alternative_2": "해가 떴다.", "label": 0},
+    "kobest_copa": {
+        "premise": "비가 왔다.",
+        "question": "결과",
+        "alternative_1": "우산을 썼다.",
+        "alternative_2": "해가 떴다.",
+        "label": 0,
+    },
     "kobest_wic": {"word": "배", "context_1": "[배]를 먹었다.", "context_2": "[배]가 아프다.", "label": 0},
-    "kobest_hellaswag": {"context": "문맥이다.", "ending_1": "하나.", "ending_2": "둘.", "ending_3": "셋.",
-                         "ending_4": "넷.", "label": 2},
+    "kobest_hellaswag": {
+        "context": "문맥이다.",
+        "ending_1": "하나.",
+        "ending_2": "둘.",
+        "ending_3": "셋.",
+        "ending_4": "넷.",
+        "label": 2,
+    },
     "kobest_sentineg": {"sentence": "좋아요", "label": 1},
 }
 
@@ -24,7 +35,10 @@ DOCS = {
 EXPECTED = {
     "kobest_boolq": ("P문단. 질문: Q질문? 답변: ", (" 아니오", " 예")),
     "kobest_copa": ("비가 왔다. 그래서", (" 우산을 썼다.", " 해가 떴다.")),
-    "kobest_wic": ("문장1: [배]를 먹었다. 문장2: [배]가 아프다. 두 문장에서 배가 같은 뜻으로 쓰였나?", (" 아니오", " 예")),
+    "kobest_wic": (
+        "문장1: [배]를 먹었다. 문장2: [배]가 아프다. 두 문장에서 배가 같은 뜻으로 쓰였나?",
+        (" 아니오", " 예"),
+    ),
     "kobest_hellaswag": ("문장: 문맥이다.", (" 하나.", " 둘.", " 셋.", " 넷.")),
     "kobest_sentineg": ("문장: 좋아요 긍부정:", (" 부정", " 긍정")),
 }

@@ -61,8 +61,12 @@ def test_lm_eval_protocol_order(kobest_dir):
     train = load_split("wic", "train", kobest_dir)
     reqs = build_requests("kobest_wic", test, train, 2, "lm-eval-0.4", limit=4)
     rnd = random.Random(1234)
-    for req, doc in zip(reqs, test[:4]):
+    for req, doc in zip(reqs, test[:4], strict=False):
         ex = rnd.sample(train, 2)
-        expect = "".join(render("kobest_wic", e).prompt + " " + render("kobest_wic", e).choices[e["label"]] + "\n\n"
-                         for e in ex) + render("kobest_wic", doc).prompt
+        expect = (
+            "".join(
+                render("kobest_wic", e).prompt + " " + render("kobest_wic", e).choices[e["label"]] + "\n\n" for e in ex
+            )
+            + render("kobest_wic", doc).prompt
+        )
         assert req.doc == doc and req.context == expect

@@ -52,8 +52,9 @@ def state(model_dir):
 @pytest.fixture(scope="module")
 def exported(model_dir, tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("gguf-out")
-    return {t: export_gguf(model_dir, out / f"tiny-{t}.gguf", type=t, progress=False)
-            for t in GGUF_TYPES if t != "q4_k_m"}
+    return {
+        t: export_gguf(model_dir, out / f"tiny-{t}.gguf", type=t, progress=False) for t in GGUF_TYPES if t != "q4_k_m"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +85,20 @@ def test_hyperparameters_are_what_llama_cpp_gptneox_reads(f32, model_dir):
 def test_tensor_names_and_shapes_match_llama_cpp(f32, state):
     got = tensors(f32)
     layers = 2
-    per_layer = ["attn_norm.weight", "attn_norm.bias", "attn_qkv.weight", "attn_qkv.bias", "attn_output.weight",
-                 "attn_output.bias", "ffn_norm.weight", "ffn_norm.bias", "ffn_up.weight", "ffn_up.bias",
-                 "ffn_down.weight", "ffn_down.bias"]
+    per_layer = [
+        "attn_norm.weight",
+        "attn_norm.bias",
+        "attn_qkv.weight",
+        "attn_qkv.bias",
+        "attn_output.weight",
+        "attn_output.bias",
+        "ffn_norm.weight",
+        "ffn_norm.bias",
+        "ffn_up.weight",
+        "ffn_up.bias",
+        "ffn_down.weight",
+        "ffn_down.bias",
+    ]
     want = {"token_embd.weight", "output_norm.weight", "output_norm.bias", "output.weight"}
     want |= {f"blk.{i}.{n}" for i in range(layers) for n in per_layer}
     assert set(got) == want
@@ -111,8 +123,8 @@ def test_f32_weights_are_the_checkpoints_with_qkv_regrouped(f32, state):
     # Block 0 holds every head's query, block 1 the keys, block 2 the values, heads in order.
     for h in range(heads):
         for j, part in enumerate("qkv"):
-            hf_rows = w[h * 3 * hs + j * hs: h * 3 * hs + (j + 1) * hs]
-            np.testing.assert_array_equal(qkv[j * d + h * hs: j * d + (h + 1) * hs], hf_rows, err_msg=part)
+            hf_rows = w[h * 3 * hs + j * hs : h * 3 * hs + (j + 1) * hs]
+            np.testing.assert_array_equal(qkv[j * d + h * hs : j * d + (h + 1) * hs], hf_rows, err_msg=part)
     np.testing.assert_array_equal(got["blk.0.attn_qkv.bias"].data, qkv_to_llama(b, heads))
     assert not np.array_equal(qkv, w)  # the regrouping is not the identity for 2 heads
 
@@ -150,8 +162,9 @@ def test_special_ids_and_chat_template(f32):
     assert field(f32, "tokenizer.chat_template") == CHAT_TEMPLATE
 
 
-@pytest.mark.parametrize("type, qtype, tol", [("f16", "F16", 1e-3), ("bf16", "BF16", 8e-3), ("q8_0", "Q8_0", 1e-2),
-                                              ("q4_0", "Q4_0", 0.2)])
+@pytest.mark.parametrize(
+    "type, qtype, tol", [("f16", "F16", 1e-3), ("bf16", "BF16", 8e-3), ("q8_0", "Q8_0", 1e-2), ("q4_0", "Q4_0", 0.2)]
+)
 def test_quantized_types_and_values(exported, state, type, qtype, tol):
     reader = gguf.GGUFReader(str(exported[type]))
     got = tensors(reader)

@@ -22,8 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory, reference_tokenizer_dir):
-    return save_model(build_model("tiny", seed=0), tmp_path_factory.mktemp("push") / "m",
-                      tokenizer=reference_tokenizer_dir, model_card={"base_model": "EleutherAI/polyglot-ko-1.3b"})
+    return save_model(
+        build_model("tiny", seed=0),
+        tmp_path_factory.mktemp("push") / "m",
+        tokenizer=reference_tokenizer_dir,
+        model_card={"base_model": "EleutherAI/polyglot-ko-1.3b"},
+    )
 
 
 def _hub_reachable() -> bool:
@@ -57,11 +61,12 @@ def test_offline_push_is_a_clean_error(folder):
 
 
 def test_hf_hub_offline_mode_is_a_clean_error(folder):
-    code = ("import sys\nfrom polyglot_ko.errors import UserError\nfrom polyglot_ko.export.hub import push\n"
-            "try:\n    push(sys.argv[1], 'someone/x', token='hf_x')\nexcept UserError as e:\n    print(e)\n")
+    code = (
+        "import sys\nfrom polyglot_ko.errors import UserError\nfrom polyglot_ko.export.hub import push\n"
+        "try:\n    push(sys.argv[1], 'someone/x', token='hf_x')\nexcept UserError as e:\n    print(e)\n"
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")}
-    r = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, env=env,
-                       timeout=120)
+    r = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.startswith("cannot reach the Hugging Face hub"), r.stdout + r.stderr[-2000:]
 

@@ -19,8 +19,10 @@ import pytest
 import torch
 
 llama_cpp = pytest.importorskip(
-    "llama_cpp", reason="llama-cpp-python is not installed (`pip install llama-cpp-python`; it compiles llama.cpp, "
-                        "about 20 minutes on 2 cores)")
+    "llama_cpp",
+    reason="llama-cpp-python is not installed (`pip install llama-cpp-python`; it compiles llama.cpp, "
+    "about 20 minutes on 2 cores)",
+)
 pytest.importorskip("gguf", reason="the gguf package is not installed (pip install 'polyglot-ko[export]')")
 
 from polyglot_ko import build_model, load_tokenizer, save_model  # noqa: E402
@@ -177,8 +179,10 @@ def test_f32_logits_equal_ours(gguf_dir, reference_tokenizer_dir, preset, init):
         assert theirs.shape == ours.shape == (len(ids), 30080)
         worst = max(worst, float(np.abs(ours - theirs).max()))
         scale = max(scale, float(np.abs(ours).max()))
-    print(f"\n{name} f32 logits: max |ours - llama.cpp| = {worst:.2e}, largest |logit| {scale:.2f} "
-          f"(relative {worst / scale:.1e})")
+    print(
+        f"\n{name} f32 logits: max |ours - llama.cpp| = {worst:.2e}, largest |logit| {scale:.2f} "
+        f"(relative {worst / scale:.1e})"
+    )
     # Relative to the largest logit: 4-6e-4 measured, mostly GELU (emulating ggml's f16-table tanh GELU in our
     # model shrinks the gap 4-9x). At the training init that is about 1e-3 in absolute terms.
     assert worst <= 1e-3 * scale
@@ -203,7 +207,7 @@ def _agreement(model, tok, llm) -> tuple[float, float]:
         ids = tok.encode(prompt)
         ours = _our_greedy(model, ids, NEW_TOKENS)
         full = ids + ours
-        theirs_argmax = _llama_logits(llm, full)[len(ids) - 1: len(full) - 1].argmax(-1)
+        theirs_argmax = _llama_logits(llm, full)[len(ids) - 1 : len(full) - 1].argmax(-1)
         forced += int((theirs_argmax == np.array(ours)).sum())
         total += NEW_TOKENS
         free = _llama_greedy(llm, ids, NEW_TOKENS)
@@ -216,8 +220,10 @@ def test_q8_0_greedy_mostly_equal(exported):
     preset, model, tok, paths = exported
     llm = _llama(paths["q8_0"], logits_all=True)
     forced, prefix = _agreement(model, tok, llm)
-    print(f"\n{preset} q8_0: next-token agreement {forced:.1%} (teacher-forced), identical greedy prefix "
-          f"{prefix:.1%} of {len(PROMPTS)} x {NEW_TOKENS} tokens")
+    print(
+        f"\n{preset} q8_0: next-token agreement {forced:.1%} (teacher-forced), identical greedy prefix "
+        f"{prefix:.1%} of {len(PROMPTS)} x {NEW_TOKENS} tokens"
+    )
     assert forced >= 0.8
 
 
@@ -235,8 +241,10 @@ def test_q4_k_m_through_llama_cpp_quantizer(exported, gguf_dir):
     assert reader.fields["tokenizer.ggml.pre"].contents() == "gpt-2"  # our metadata survives the quantizer
     llm = _llama(out, logits_all=True)
     forced, prefix = _agreement(model, tok, llm)
-    print(f"\n{preset} q4_k_m: next-token agreement {forced:.1%} (teacher-forced), identical greedy prefix "
-          f"{prefix:.1%}; size {out.stat().st_size / paths['f32'].stat().st_size:.1%} of f32")
+    print(
+        f"\n{preset} q4_k_m: next-token agreement {forced:.1%} (teacher-forced), identical greedy prefix "
+        f"{prefix:.1%}; size {out.stat().st_size / paths['f32'].stat().st_size:.1%} of f32"
+    )
     assert forced >= 0.5
 
 

@@ -21,9 +21,13 @@ from polyglot_ko.export.model_card import (
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-KOBEST = {"results": {"kobest_copa": {"0": {"macro_f1": 0.5123, "acc": 0.52, "acc_norm": 0.51, "n": 100}},
-                      "kobest_boolq": {"0": {"macro_f1": 0.3344, "acc": 0.5, "acc_norm": 0.5, "n": 100}}},
-          "config": {"model": "m", "protocol": "polyglot", "limit": 100}}
+KOBEST = {
+    "results": {
+        "kobest_copa": {"0": {"macro_f1": 0.5123, "acc": 0.52, "acc_norm": 0.51, "n": 100}},
+        "kobest_boolq": {"0": {"macro_f1": 0.3344, "acc": 0.5, "acc_norm": 0.5, "n": 100}},
+    },
+    "config": {"model": "m", "protocol": "polyglot", "limit": 100},
+}
 PPL = {"source": "valid.jsonl", "perplexity": 812.345, "bits_per_character": 3.2109, "tokens": 4567, "context": 512}
 
 
@@ -33,8 +37,12 @@ def tiny():
 
 
 def test_card_metadata_and_sections(tiny, tmp_path, reference_tokenizer_dir):
-    folder = save_model(tiny, tmp_path / "ko-tiny", tokenizer=reference_tokenizer_dir,
-                        model_card=ModelCardInfo(base_model="EleutherAI/polyglot-ko-1.3b", datasets=["my/corpus"]))
+    folder = save_model(
+        tiny,
+        tmp_path / "ko-tiny",
+        tokenizer=reference_tokenizer_dir,
+        model_card=ModelCardInfo(base_model="EleutherAI/polyglot-ko-1.3b", datasets=["my/corpus"]),
+    )
     card = ModelCard.load(folder / "README.md")
     data = card.data.to_dict()
     assert data["language"] == ["ko"]

@@ -58,8 +58,12 @@ def _tf4() -> Path:
     TF4_DIR.parent.mkdir(parents=True, exist_ok=True)
     tmp = TF4_DIR.with_name(TF4_DIR.name + f".tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(tmp),
-                        *TF4_PINS], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(tmp), *TF4_PINS],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if r.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
         tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -75,8 +79,9 @@ def run_transformers(folder: Path, tf4: bool) -> dict:
     if tf4:
         env["PYTHONPATH"] = str(_tf4())  # shadows the main environment's transformers 5, tokenizers, hub
     env["HF_HUB_OFFLINE"] = "1"
-    r = subprocess.run([sys.executable, "-c", SCRIPT, str(folder), PROMPT], capture_output=True, text=True, env=env,
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(folder), PROMPT], capture_output=True, text=True, env=env, timeout=300
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 

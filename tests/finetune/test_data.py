@@ -28,8 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_jsonl(path: Path, records) -> Path:
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n"
-                            for r in records), encoding="utf-8")
+    path.write_text(
+        "".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in records),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -84,8 +86,10 @@ def test_multi_turn_every_answer_trained_prompts_not(tok):
 def test_alpaca_input_joins_the_instruction():
     messages, fmt = record_messages({"instruction": "다음 문장을 번역하세요. ", "input": " Hello ", "output": "안녕"})
     assert fmt == "alpaca"
-    assert messages == [{"role": "user", "content": "다음 문장을 번역하세요.\nHello"},
-                        {"role": "assistant", "content": "안녕"}]
+    assert messages == [
+        {"role": "user", "content": "다음 문장을 번역하세요.\nHello"},
+        {"role": "assistant", "content": "안녕"},
+    ]
     messages, _ = record_messages({"instruction": "질문", "input": "  ", "output": "답", "system": "시스템"})
     assert messages[0] == {"role": "system", "content": "시스템"} and messages[1]["content"] == "질문"
 
@@ -100,17 +104,35 @@ BAD = [
     ("{not json", "malformed"),
     ({"messages": []}, "malformed"),
     ({"messages": [{"role": "bot", "content": "x"}]}, "malformed"),
-    ({"messages": [{"role": "user", "content": "a"}, {"role": "system", "content": "b"},
-                   {"role": "assistant", "content": "c"}]}, "malformed"),
+    (
+        {
+            "messages": [
+                {"role": "user", "content": "a"},
+                {"role": "system", "content": "b"},
+                {"role": "assistant", "content": "c"},
+            ]
+        },
+        "malformed",
+    ),
     ({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "질문만"}]}, "no_assistant_turn"),
-    ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"},
-                   {"role": "user", "content": "답 없는 질문"}]}, "last_turn_not_assistant"),
+    (
+        {
+            "messages": [
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": "a"},
+                {"role": "user", "content": "답 없는 질문"},
+            ]
+        },
+        "last_turn_not_assistant",
+    ),
     ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": ""}]}, "empty_answer"),
     ({"instruction": "문서 끝<|endoftext|>", "output": "a"}, "control_token"),
     ({"instruction": "긴 답", "output": "가나다라 " * 200}, "too_long"),
 ]
-GOOD = [{"instruction": "전화번호를 가려 줘: 010-1234-5678", "output": "<|tel|>"},
-        {"messages": [{"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "2"}], "task": "math"}]
+GOOD = [
+    {"instruction": "전화번호를 가려 줘: 010-1234-5678", "output": "<|tel|>"},
+    {"messages": [{"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "2"}], "task": "math"},
+]
 
 
 def test_every_record_accounted_for_with_reasons(tok, tmp_path):
@@ -129,8 +151,11 @@ def test_every_record_accounted_for_with_reasons(tok, tmp_path):
 
 def test_json_array_records_name_their_line(tok, tmp_path):
     path = tmp_path / "alpaca.json"
-    path.write_text('[\n  {"instruction": "가", "output": "나"},\n  {"instruction": "다",\n   "output": 7},\n'
-                    '  {"instruction": "라", "output": "마"}\n]\n', encoding="utf-8")
+    path.write_text(
+        '[\n  {"instruction": "가", "output": "나"},\n  {"instruction": "다",\n   "output": 7},\n'
+        '  {"instruction": "라", "output": "마"}\n]\n',
+        encoding="utf-8",
+    )
     examples, stats = load_examples(path, tok)
     assert stats.kept == 2 and stats.dropped == Counter(malformed=1)
     assert stats.problems == [f"{path}:3: malformed: output is int, expected a string"]
@@ -140,15 +165,29 @@ def test_json_array_records_name_their_line(tok, tmp_path):
     assert load_examples(lines, tok)[1].kept == 2
 
 
-@pytest.mark.parametrize("name, content, words", [
-    ("broken.json", '[{"instruction": "a",\n "output": }]', r"broken\.json:2: not valid JSON"),
-    ("object.json", '{"data": [{"instruction": "a", "output": "b"}]}', r"object\.json:1: the top level is an object"),
-    ("junk.jsonl", "hello\nworld\n", r"junk\.jsonl:1: not JSON Lines"),
-    ("other.jsonl", '{"text": "a"}\n{"text": "b"}\n', r"other\.jsonl:1: no record in a known format \(found text\)"),
-    ("empty.jsonl", "\n\n", r"empty\.jsonl: holds no records"),
-    ("latin1.jsonl", b'{"instruction": "a", "output": "b"}\n{"instruction": "caf\xe9"}\n',
-     r"latin1\.jsonl:2: not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        ("broken.json", '[{"instruction": "a",\n "output": }]', r"broken\.json:2: not valid JSON"),
+        (
+            "object.json",
+            '{"data": [{"instruction": "a", "output": "b"}]}',
+            r"object\.json:1: the top level is an object",
+        ),
+        ("junk.jsonl", "hello\nworld\n", r"junk\.jsonl:1: not JSON Lines"),
+        (
+            "other.jsonl",
+            '{"text": "a"}\n{"text": "b"}\n',
+            r"other\.jsonl:1: no record in a known format \(found text\)",
+        ),
+        ("empty.jsonl", "\n\n", r"empty\.jsonl: holds no records"),
+        (
+            "latin1.jsonl",
+            b'{"instruction": "a", "output": "b"}\n{"instruction": "caf\xe9"}\n',
+            r"latin1\.jsonl:2: not UTF-8",
+        ),
+    ],
+)
 def test_unusable_files_are_one_line_errors(tok, tmp_path, name, content, words):
     path = tmp_path / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
@@ -171,12 +210,15 @@ def test_bad_sources_and_options(tok, tmp_path):
 
 def test_datasets_folders_read_like_files(tok, tmp_path):
     datasets = pytest.importorskip("datasets")
-    records = [{"instruction": "하늘은 무슨 색이야?", "input": "", "output": "파란색이에요."},
-               {"instruction": "요약해", "input": "긴 글", "output": "짧은 글"}]
+    records = [
+        {"instruction": "하늘은 무슨 색이야?", "input": "", "output": "파란색이에요."},
+        {"instruction": "요약해", "input": "긴 글", "output": "짧은 글"},
+    ]
     from_file, _ = load_examples(write_jsonl(tmp_path / "r.jsonl", records), tok)
     datasets.Dataset.from_list(records).save_to_disk(str(tmp_path / "ds"))
-    datasets.DatasetDict({"train": datasets.Dataset.from_list(records[:1]),
-                          "test": datasets.Dataset.from_list(records[1:])}).save_to_disk(str(tmp_path / "dd"))
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list(records[:1]), "test": datasets.Dataset.from_list(records[1:])}
+    ).save_to_disk(str(tmp_path / "dd"))
     from_ds, stats = load_examples(tmp_path / "ds", tok)
     assert [e.input_ids for e in from_ds] == [e.input_ids for e in from_file] and stats.kept == 2
     assert from_ds[1].where == f"{tmp_path / 'ds'}[train] row 1"
@@ -188,9 +230,11 @@ def test_datasets_folders_read_like_files(tok, tmp_path):
 
 def test_hub_id_offline_is_an_actionable_error(template_tokenizer_dir):
     pytest.importorskip("datasets")
-    code = ("from polyglot_ko.errors import UserError\nfrom polyglot_ko.finetune.data import load_examples\n"
-            "try:\n    load_examples('beomi/KoAlpaca-v1.1a', " + repr(str(template_tokenizer_dir)) + ")\n"
-            "except UserError as e:\n    print('USERERROR', e)\n")
+    code = (
+        "from polyglot_ko.errors import UserError\nfrom polyglot_ko.finetune.data import load_examples\n"
+        "try:\n    load_examples('beomi/KoAlpaca-v1.1a', " + repr(str(template_tokenizer_dir)) + ")\n"
+        "except UserError as e:\n    print('USERERROR', e)\n"
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     lines = [line for line in out.stdout.splitlines() if line.startswith("USERERROR")]
@@ -201,8 +245,14 @@ def test_hub_id_offline_is_an_actionable_error(template_tokenizer_dir):
 
 def test_truncation_keeps_whole_leading_turns_or_drops(tok, tmp_path):
     long = "아주 긴 답변입니다. " * 30
-    chat = {"messages": [{"role": "user", "content": "첫 질문"}, {"role": "assistant", "content": "짧은 답."},
-                         {"role": "user", "content": "둘째 질문"}, {"role": "assistant", "content": long}]}
+    chat = {
+        "messages": [
+            {"role": "user", "content": "첫 질문"},
+            {"role": "assistant", "content": "짧은 답."},
+            {"role": "user", "content": "둘째 질문"},
+            {"role": "assistant", "content": long},
+        ]
+    }
     path = write_jsonl(tmp_path / "long.jsonl", [chat])
     (ex,), stats = load_examples(path, tok, max_length=64)
     assert stats.truncated == 1 and len(ex) <= 64
@@ -244,8 +294,9 @@ def test_bundled_set_loads_with_nothing_dropped(tok):
     readme = (bundled_path().parent / "README.md").read_text(encoding="utf-8")
     assert "CC0" in readme
     assert f"{stats.formats['alpaca']} Alpaca-style" in readme and f"{stats.formats['chat']} chat" in readme
-    multi = [r for _, r in iter_records(bundled_path()) if sum(m["role"] == "assistant"
-                                                                for m in r.get("messages", [])) >= 2]
+    multi = [
+        r for _, r in iter_records(bundled_path()) if sum(m["role"] == "assistant" for m in r.get("messages", [])) >= 2
+    ]
     assert len(multi) >= 10
     assert all(e.input_ids[-1] == tok.endoftext_id and e.labels[-1] == tok.endoftext_id for e in examples)
 

@@ -93,7 +93,8 @@ def test_targets_choose_layers(tiny_model_dir):
     names = {n.split(".lora_")[0] for n, p in model.named_parameters() if p.requires_grad}
     layers = range(model.config.num_hidden_layers)
     assert names == {f"gpt_neox.layers.{i}.attention.dense" for i in layers} | {
-        f"gpt_neox.layers.{i}.mlp.dense_4h_to_h" for i in layers}
+        f"gpt_neox.layers.{i}.mlp.dense_4h_to_h" for i in layers
+    }
 
 
 def test_training_moves_the_model_and_forward_with_cache_works(trained):
@@ -124,21 +125,39 @@ def test_saved_adapter_loads_in_peft_on_transformers(trained, tiny_model_dir, tm
     pm.save_pretrained(tmp_path / "by-peft")
     from safetensors.torch import load_file
 
-    mine, theirs_sd = load_file(folder / "adapter_model.safetensors"), load_file(
-        tmp_path / "by-peft" / "adapter_model.safetensors")
+    mine, theirs_sd = (
+        load_file(folder / "adapter_model.safetensors"),
+        load_file(tmp_path / "by-peft" / "adapter_model.safetensors"),
+    )
     assert sorted(mine) == sorted(theirs_sd)
-    assert all(k.startswith("base_model.model.gpt_neox.layers.") and k.endswith((".lora_A.weight", ".lora_B.weight"))
-               for k in mine)
+    assert all(
+        k.startswith("base_model.model.gpt_neox.layers.") and k.endswith((".lora_A.weight", ".lora_B.weight"))
+        for k in mine
+    )
     assert all(torch.equal(mine[k], theirs_sd[k]) for k in mine)
     cfg = json.loads((folder / "adapter_config.json").read_text())
     peft_cfg = json.loads((tmp_path / "by-peft" / "adapter_config.json").read_text())
     assert set(cfg) == set(peft_cfg)
-    for key in ("task_type", "peft_type", "r", "lora_alpha", "lora_dropout", "bias", "fan_in_fan_out",
-                "inference_mode", "base_model_name_or_path"):
+    for key in (
+        "task_type",
+        "peft_type",
+        "r",
+        "lora_alpha",
+        "lora_dropout",
+        "bias",
+        "fan_in_fan_out",
+        "inference_mode",
+        "base_model_name_or_path",
+    ):
         assert cfg[key] == peft_cfg[key], key
     assert sorted(cfg["target_modules"]) == sorted(peft_cfg["target_modules"]) == sorted(LORA_TARGETS)
     assert (cfg["task_type"], cfg["peft_type"], cfg["r"], cfg["lora_alpha"], cfg["bias"]) == (
-        "CAUSAL_LM", "LORA", 4, 8, "none")
+        "CAUSAL_LM",
+        "LORA",
+        4,
+        8,
+        "none",
+    )
 
 
 def test_adapter_saved_by_peft_loads_in_ours(trained, tiny_model_dir, tmp_path):
@@ -225,8 +244,9 @@ def test_save_adapter_config_fields_and_relative_base(trained, tiny_model_dir, t
     assert not (tmp_path / "other").exists()
 
 
-@pytest.mark.parametrize("targets, needle", [(("q_proj",), "'q_proj'"), ((), "targets=[]"),
-                                             ("embed_out", "'embed_out'")])
+@pytest.mark.parametrize(
+    "targets, needle", [(("q_proj",), "'q_proj'"), ((), "targets=[]"), ("embed_out", "'embed_out'")]
+)
 def test_bad_targets(targets, needle):
     with pytest.raises(UserError) as e:
         add_lora(build_model("tiny", seed=0), targets=targets)
@@ -234,8 +254,9 @@ def test_bad_targets(targets, needle):
     assert needle in message and "query_key_value" in message
 
 
-@pytest.mark.parametrize("kwargs, needle", [({"r": 0}, "r=0"), ({"alpha": -1}, "alpha=-1"),
-                                            ({"dropout": 1.0}, "dropout=1.0")])
+@pytest.mark.parametrize(
+    "kwargs, needle", [({"r": 0}, "r=0"), ({"alpha": -1}, "alpha=-1"), ({"dropout": 1.0}, "dropout=1.0")]
+)
 def test_bad_hyperparameters(kwargs, needle):
     with pytest.raises(UserError) as e:
         add_lora(build_model("tiny", seed=0), **kwargs)

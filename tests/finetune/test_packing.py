@@ -30,7 +30,7 @@ def segments(row):
     """(example index, start, length) of each example in a row, read off document_ids."""
     out, start = [], 0
     for doc, (example, length) in enumerate(zip(row.example_indices, row.seq_lens, strict=False)):
-        assert row.document_ids[start:start + length] == [doc] * length
+        assert row.document_ids[start : start + length] == [doc] * length
         out.append((example, start, length))
         start += length
     return out
@@ -46,10 +46,10 @@ def test_every_token_exactly_once_positions_restart_labels_never_leak(seed, long
         assert sum(row.seq_lens) == row_length
         for example, start, length in segments(row):
             ex = examples[example]
-            assert row.input_ids[start:start + length] == ex.input_ids
-            assert row.position_ids[start:start + length] == list(range(length))
+            assert row.input_ids[start : start + length] == ex.input_ids
+            assert row.position_ids[start : start + length] == list(range(length))
             assert row.labels[start] == -100  # never a target of the previous example's last position
-            assert row.labels[start + 1:start + length] == ex.labels[1:]
+            assert row.labels[start + 1 : start + length] == ex.labels[1:]
             seen.append(example)
         used = sum(len(examples[i]) for i in row.example_indices)
         assert row.document_ids[used:] == [-1] * (row_length - used)
@@ -79,12 +79,17 @@ def test_first_fit_by_hand():
 def test_block_causal_mask_by_hand():
     mask = block_causal_mask(torch.tensor([[0, 0, 1, 1, 1, -1]]))
     assert mask.shape == (1, 1, 6, 6) and mask.dtype == torch.bool
-    want = torch.tensor([[1, 0, 0, 0, 0, 0],
-                         [1, 1, 0, 0, 0, 0],
-                         [0, 0, 1, 0, 0, 0],
-                         [0, 0, 1, 1, 0, 0],
-                         [0, 0, 1, 1, 1, 0],
-                         [0, 0, 0, 0, 0, 1]], dtype=torch.bool)
+    want = torch.tensor(
+        [
+            [1, 0, 0, 0, 0, 0],
+            [1, 1, 0, 0, 0, 0],
+            [0, 0, 1, 0, 0, 0],
+            [0, 0, 1, 1, 0, 0],
+            [0, 0, 1, 1, 1, 0],
+            [0, 0, 0, 0, 0, 1],
+        ],
+        dtype=torch.bool,
+    )
     assert torch.equal(mask[0, 0], want)
 
 
@@ -100,16 +105,19 @@ def test_mask_blocks_attention_across_examples_in_sdpa():
     for r, row in enumerate(rows):
         for _, start, length in segments(row):
             s = slice(start, start + length)
-            alone = F.scaled_dot_product_attention(q[r:r + 1, :, s], k[r:r + 1, :, s], v[r:r + 1, :, s],
-                                                   is_causal=True)
-            torch.testing.assert_close(packed[r:r + 1, :, s], alone, rtol=0, atol=1e-12)
+            alone = F.scaled_dot_product_attention(
+                q[r : r + 1, :, s], k[r : r + 1, :, s], v[r : r + 1, :, s], is_causal=True
+            )
+            torch.testing.assert_close(packed[r : r + 1, :, s], alone, rtol=0, atol=1e-12)
 
 
 def test_unpacked_rows_are_right_padded(tok, tmp_path):
     path = tmp_path / "two.jsonl"
-    path.write_text('{"instruction": "안녕?", "output": "안녕하세요."}\n'
-                    '{"instruction": "한국에서 가장 높은 산은?", "output": "한라산이에요. 높이는 1,947 m입니다."}\n',
-                    encoding="utf-8")
+    path.write_text(
+        '{"instruction": "안녕?", "output": "안녕하세요."}\n'
+        '{"instruction": "한국에서 가장 높은 산은?", "output": "한라산이에요. 높이는 1,947 m입니다."}\n',
+        encoding="utf-8",
+    )
     examples, _ = load_examples(path, tok)
     rows = pad_examples(examples)
     longest = max(len(e) for e in examples)

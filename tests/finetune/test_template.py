@@ -20,14 +20,18 @@ from polyglot_ko.finetune.data import tokenize_messages
 
 SYSTEM = {"role": "system", "content": "  너는 친절하고 정확한 한국어 비서야.\n"}
 CHATS = {
-    "single": [{"role": "user", "content": "한국의 수도는 어디야?"},
-               {"role": "assistant", "content": "한국의 수도는 서울입니다."}],
-    "multi": [{"role": "user", "content": " 안녕? "},
-              {"role": "assistant", "content": "안녕하세요!\n\n무엇을 도와드릴까요?\n"},
-              {"role": "user", "content": "내 번호 <|tel|> 로 연락 줘.\n줄바꿈도 있어."},
-              {"role": "assistant", "content": "죄송하지만 저는 전화를 걸 수 없어요."},
-              {"role": "user", "content": "3 더하기 4는?"},
-              {"role": "assistant", "content": "3 + 4 = 7입니다."}],
+    "single": [
+        {"role": "user", "content": "한국의 수도는 어디야?"},
+        {"role": "assistant", "content": "한국의 수도는 서울입니다."},
+    ],
+    "multi": [
+        {"role": "user", "content": " 안녕? "},
+        {"role": "assistant", "content": "안녕하세요!\n\n무엇을 도와드릴까요?\n"},
+        {"role": "user", "content": "내 번호 <|tel|> 로 연락 줘.\n줄바꿈도 있어."},
+        {"role": "assistant", "content": "죄송하지만 저는 전화를 걸 수 없어요."},
+        {"role": "user", "content": "3 더하기 4는?"},
+        {"role": "assistant", "content": "3 + 4 = 7입니다."},
+    ],
 }
 CHATS["single+system"] = [SYSTEM, *CHATS["single"]]
 CHATS["multi+system"] = [SYSTEM, *CHATS["multi"]]
@@ -83,15 +87,19 @@ def test_generation_prompt_equals_server_format_chat(name):
 
 def test_the_documented_layout():
     text = render_chat(CHATS["multi+system"], add_generation_prompt=False)
-    assert text == ("너는 친절하고 정확한 한국어 비서야.\n\n"
-                    "### 질문: 안녕?\n\n### 답변: 안녕하세요!\n\n무엇을 도와드릴까요?\n\n"
-                    "### 질문: 내 번호 <|tel|> 로 연락 줘.\n줄바꿈도 있어.\n\n"
-                    "### 답변: 죄송하지만 저는 전화를 걸 수 없어요.\n\n"
-                    "### 질문: 3 더하기 4는?\n\n### 답변: 3 + 4 = 7입니다.<|endoftext|>")
+    assert text == (
+        "너는 친절하고 정확한 한국어 비서야.\n\n"
+        "### 질문: 안녕?\n\n### 답변: 안녕하세요!\n\n무엇을 도와드릴까요?\n\n"
+        "### 질문: 내 번호 <|tel|> 로 연락 줘.\n줄바꿈도 있어.\n\n"
+        "### 답변: 죄송하지만 저는 전화를 걸 수 없어요.\n\n"
+        "### 질문: 3 더하기 4는?\n\n### 답변: 3 + 4 = 7입니다.<|endoftext|>"
+    )
     spans = assistant_spans(CHATS["multi+system"])
-    assert [text[a:b] for a, b in spans] == [" 안녕하세요!\n\n무엇을 도와드릴까요?\n\n",
-                                              " 죄송하지만 저는 전화를 걸 수 없어요.\n\n",
-                                              " 3 + 4 = 7입니다.<|endoftext|>"]
+    assert [text[a:b] for a, b in spans] == [
+        " 안녕하세요!\n\n무엇을 도와드릴까요?\n\n",
+        " 죄송하지만 저는 전화를 걸 수 없어요.\n\n",
+        " 3 + 4 = 7입니다.<|endoftext|>",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(CHATS))
@@ -104,10 +112,12 @@ def test_generation_prompt_is_a_prefix_of_the_training_text(name):
 
 
 def test_template_errors_are_one_line_user_errors():
-    for bad, words in (([{"role": "bot", "content": "x"}], "role bot"),
-                       ([{"role": "user", "content": 3}], "no string content"),
-                       ([{"role": "user", "content": None}], "no string content"),
-                       ([], "empty")):
+    for bad, words in (
+        ([{"role": "bot", "content": "x"}], "role bot"),
+        ([{"role": "user", "content": 3}], "no string content"),
+        ([{"role": "user", "content": None}], "no string content"),
+        ([], "empty"),
+    ):
         with pytest.raises(UserError) as e:
             render_chat(bad)
         assert words in str(e.value) and "\n" not in str(e.value)
@@ -118,8 +128,9 @@ def test_templates_run_sandboxed_like_transformers():
         render_chat([{"role": "user", "content": "x"}], template="{{ messages.append(1) }}")
     with pytest.raises(UserError, match="cannot store attribute '_x'"):
         render_chat([{"role": "user", "content": "x"}], template="{% set ns = namespace(_x=1) %}{{ ns._x }}")
-    assert render_chat([{"role": "user", "content": "x"}],
-                       template="{{ messages | tojson }}") == json.dumps([{"role": "user", "content": "x"}])
+    assert render_chat([{"role": "user", "content": "x"}], template="{{ messages | tojson }}") == json.dumps(
+        [{"role": "user", "content": "x"}]
+    )
 
 
 def test_template_from_folder(tmp_path, template_tokenizer_dir):
@@ -137,8 +148,9 @@ def test_template_from_folder(tmp_path, template_tokenizer_dir):
     assert template_from_folder(plain) == "{{ 'jinja file' }}"  # the .jinja file wins, as in transformers
     listed = tmp_path / "listed"
     listed.mkdir()
-    (listed / "tokenizer_config.json").write_text(json.dumps(
-        {"chat_template": [{"name": "tool_use", "template": "x"}, {"name": "default", "template": custom}]}))
+    (listed / "tokenizer_config.json").write_text(
+        json.dumps({"chat_template": [{"name": "tool_use", "template": "x"}, {"name": "default", "template": custom}]})
+    )
     assert template_from_folder(listed) == custom
 
 

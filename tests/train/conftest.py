@@ -21,8 +21,9 @@ def _corpus_texts(corpus_dir: Path, name: str, limit: int) -> list[str]:
     return texts
 
 
-def make_prepared(folder: Path, tokenizer, texts: list[str], valid_fraction: float = 0.1,
-                  tokenizer_info: dict | None = None) -> Path:
+def make_prepared(
+    folder: Path, tokenizer, texts: list[str], valid_fraction: float = 0.1, tokenizer_info: dict | None = None
+) -> Path:
     """A prepared-data folder as `polyglot-ko prepare` writes it: shards + manifest with the fingerprint."""
     from polyglot_ko.data.indexed import IndexedDatasetWriter, tokenizer_record, write_manifest
 
@@ -49,7 +50,9 @@ def reference_tokenizer(reference_tokenizer_dir):
 @pytest.fixture(scope="session")
 def train_data_dir(tmp_path_factory, corpus_dir, reference_tokenizer) -> Path:
     """~1,500 NSMC reviews and petitions (about 100k tokens), 10% held out, tokenized with the released tokenizer."""
-    texts = _corpus_texts(corpus_dir, "nsmc-reviews.jsonl.gz", 1000) + _corpus_texts(corpus_dir, "petitions.jsonl.gz", 300)
+    texts = _corpus_texts(corpus_dir, "nsmc-reviews.jsonl.gz", 1000) + _corpus_texts(
+        corpus_dir, "petitions.jsonl.gz", 300
+    )
     return make_prepared(tmp_path_factory.mktemp("prepared") / "data", reference_tokenizer, texts)
 
 

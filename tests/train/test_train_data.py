@@ -29,24 +29,26 @@ def test_packing_covers_the_stream_exactly(train_data_dir):
     assert sorted(perm.tolist()) == list(range(src.num_samples))  # each sample exactly once per epoch
     for j in (0, 5, src.num_samples - 1):
         k = int(perm[j])
-        assert src.sample(j).tolist() == flat[k * 32:k * 32 + 33].tolist()
+        assert src.sample(j).tolist() == flat[k * 32 : k * 32 + 33].tolist()
     # the next epoch is a different order of the same samples
     assert not np.array_equal(src.permutation(1), perm)
-    assert src.sample(src.num_samples).tolist() == flat[int(src.permutation(1)[0]) * 32:][:33].tolist()
+    assert src.sample(src.num_samples).tolist() == flat[int(src.permutation(1)[0]) * 32 :][:33].tolist()
 
 
 def test_same_batches_for_any_world_size_workers_and_resume_point(train_data_dir, second_data_dir):
-    sources = [TokenSource(resolve_data_path(str(p)).train_prefixes, 16, 7, i)
-               for i, p in enumerate((train_data_dir, second_data_dir))]
+    sources = [
+        TokenSource(resolve_data_path(str(p)).train_prefixes, 16, 7, i)
+        for i, p in enumerate((train_data_dir, second_data_dir))
+    ]
     ds = MixtureDataset(sources, [0.7, 0.3], seed=7)
     ref = _global_batches(ds, 0, 6, world=1, micro=4)
     assert len(ref) == 6 and all(b.shape == (8, 17) for b in ref)
-    for a, b in zip(_global_batches(ds, 0, 6, world=2, micro=2), ref):
+    for a, b in zip(_global_batches(ds, 0, 6, world=2, micro=2), ref, strict=False):
         assert torch.equal(a, b)
-    for a, b in zip(_global_batches(ds, 0, 6, world=4, micro=1, workers=2), ref):
+    for a, b in zip(_global_batches(ds, 0, 6, world=4, micro=1, workers=2), ref, strict=False):
         assert torch.equal(a, b)
     # Resuming after 2 steps (16 samples consumed) with another split continues exactly.
-    for a, b in zip(_global_batches(ds, 16, 4, world=2, micro=4), ref[2:]):
+    for a, b in zip(_global_batches(ds, 16, 4, world=2, micro=4), ref[2:], strict=False):
         assert torch.equal(a, b)
     # Another seed gives another order.
     other = MixtureDataset([TokenSource(s.prefixes, 16, 8, s.index) for s in sources], [0.7, 0.3], seed=8)
@@ -54,8 +56,10 @@ def test_same_batches_for_any_world_size_workers_and_resume_point(train_data_dir
 
 
 def test_mixture_weights_are_respected(train_data_dir, second_data_dir):
-    sources = [TokenSource(resolve_data_path(str(p)).train_prefixes, 16, 0, i)
-               for i, p in enumerate((train_data_dir, second_data_dir))]
+    sources = [
+        TokenSource(resolve_data_path(str(p)).train_prefixes, 16, 0, i)
+        for i, p in enumerate((train_data_dir, second_data_dir))
+    ]
     ds = MixtureDataset(sources, [3, 1], seed=0)
     picks = np.array([ds.locate(g)[0] for g in range(4 * ds.block)])
     assert abs((picks == 1).mean() - 0.25) < 1e-3

@@ -15,8 +15,8 @@ import torch
 
 from polyglot_ko.errors import UserError
 from polyglot_ko.train import pretrain
-from polyglot_ko.train.train_state import KILL_ENV, list_checkpoints
 from polyglot_ko.train.metrics import read_metrics
+from polyglot_ko.train.train_state import KILL_ENV, list_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "recipes" / "cpu-tiny.yaml"
@@ -24,11 +24,21 @@ RECIPE = ROOT / "recipes" / "cpu-tiny.yaml"
 
 def tiny(out, data, tokenizer=None, **more):
     """cpu-tiny shrunk further: 2 blocks, 4 sequences of 32 tokens per step in 2 micro-batches (accumulation)."""
-    kw = {"out": str(out), "data": [str(data)], "model.num_hidden_layers": 2, "data.seq_len": 32,
-          "train.global_batch_size": 4, "train.micro_batch_size": 2, "optim.lr": 3e-3, "optim.warmup_steps": 2,
-          "logging.progress": False, "logging.tensorboard": False, "train.valid_batches": 2,
-          # one thread: on a shared 2-core box two spinning OpenMP threads per test are several times slower
-          "parallel.num_threads": 1}
+    kw = {
+        "out": str(out),
+        "data": [str(data)],
+        "model.num_hidden_layers": 2,
+        "data.seq_len": 32,
+        "train.global_batch_size": 4,
+        "train.micro_batch_size": 2,
+        "optim.lr": 3e-3,
+        "optim.warmup_steps": 2,
+        "logging.progress": False,
+        "logging.tensorboard": False,
+        "train.valid_batches": 2,
+        # one thread: on a shared 2-core box two spinning OpenMP threads per test are several times slower
+        "parallel.num_threads": 1,
+    }
     if tokenizer is not None:
         kw["tokenizer"] = str(tokenizer)
     kw.update(more)
@@ -36,9 +46,15 @@ def tiny(out, data, tokenizer=None, **more):
 
 
 def cli(args, env=None, **popen):
-    return subprocess.Popen([sys.executable, "-m", "polyglot_ko.cli", "pretrain", *map(str, args)],
-                            cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "polyglot_ko.cli", "pretrain", *map(str, args)],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
 
 
 def cli_args(kw: dict) -> list[str]:
@@ -53,11 +69,22 @@ def cli_args(kw: dict) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:torch.distributed is disabled")
-def test_loss_decreases_and_mid_training_export_loads_in_transformers(tmp_path, train_data_dir, reference_tokenizer_dir):
+def test_loss_decreases_and_mid_training_export_loads_in_transformers(
+    tmp_path, train_data_dir, reference_tokenizer_dir
+):
     transformers = pytest.importorskip("transformers")
     out = tmp_path / "run"
-    summary = pretrain(RECIPE, **tiny(out, train_data_dir, reference_tokenizer_dir, max_steps=40, save_every=20,
-                                      **{"train.valid_every": 20, "logging.tensorboard": True}))
+    summary = pretrain(
+        RECIPE,
+        **tiny(
+            out,
+            train_data_dir,
+            reference_tokenizer_dir,
+            max_steps=40,
+            save_every=20,
+            **{"train.valid_every": 20, "logging.tensorboard": True},
+        ),
+    )
     recs = read_metrics(out / "metrics.jsonl")
     train = [r for r in recs if r.get("split") != "valid"]
     valid = [r for r in recs if r.get("split") == "valid"]
@@ -140,7 +167,10 @@ def test_kill9_mid_checkpoint_and_sigterm_then_resume_is_bitwise_identical(tmp_p
     summary = pretrain(RECIPE, **tiny(out, train_data_dir, **steps))
     assert summary["steps"] == 12 and summary["final_train_loss"] == ref["final_train_loss"]
     recs = read_metrics(out / "metrics.jsonl")
-    key = lambda rs: [(r["step"], r.get("split"), r["loss"], r.get("grad_norm")) for r in rs]
+
+    def key(rs):
+        return [(r["step"], r.get("split"), r["loss"], r.get("grad_norm")) for r in rs]
+
     assert key(recs) == key(ref_recs)
     # keep_last=2: only the two newest checkpoints remain
     assert [s for s, _ in list_checkpoints(out / "checkpoints")] == [saved[-1], 12]
@@ -153,8 +183,7 @@ def test_bad_configs_fail_before_training(tmp_path, train_data_dir, other_tokeni
         ({"train.global_batch_size": 6, "train.micro_batch_size": 4}, "not divisible by train.micro_batch_size=4"),
         ({"data": [str(tmp_path / "missing")]}, "missing.*does not exist"),
         ({"data": [str(other_tokenizer_data)]}, "made with another tokenizer"),
-        ({"data": [str(train_data_dir), str(other_tokenizer_data)], "tokenizer": None},
-         "different tokenizer than"),
+        ({"data": [str(train_data_dir), str(other_tokenizer_data)], "tokenizer": None}, "different tokenizer than"),
         ({"model.vocab_size": 1000, "model.tokenizer_vocab_size": 1000}, "smaller than the data's tokenizer"),
     ]
     for change, message in cases:
@@ -175,8 +204,14 @@ def test_bad_configs_fail_before_training(tmp_path, train_data_dir, other_tokeni
 def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tmp_path, train_data_dir):
     from polyglot_ko.train.loop import Trainer, TrainingStopped, resolve_config
 
-    cfg = resolve_config(RECIPE, ** tiny(tmp_path / "run", train_data_dir, **{"train.max_steps": 6, "train.max_bad_steps": 3,
-                                                                      "checkpoint.export_hf": "never"}))
+    cfg = resolve_config(
+        RECIPE,
+        **tiny(
+            tmp_path / "run",
+            train_data_dir,
+            **{"train.max_steps": 6, "train.max_bad_steps": 3, "checkpoint.export_hf": "never"},
+        ),
+    )
     trainer = Trainer(cfg)
     weight = trainer.model.gpt_neox.layers[0].mlp.dense_h_to_4h.weight
     with torch.no_grad():
@@ -194,11 +229,20 @@ def test_bf16_mixed_precision_keeps_fp32_master_weights(tmp_path, train_data_dir
     from polyglot_ko.train.loop import Trainer, resolve_config
 
     # bf16 matmuls are slow on CPUs without bf16 units: two steps of 2 x 32 tokens.
-    common = {"train.max_steps": 2, "checkpoint.export_hf": "never", "logging.plot": False,
-              "train.global_batch_size": 2, "train.micro_batch_size": 2, "train.valid_batches": 1}
+    common = {
+        "train.max_steps": 2,
+        "checkpoint.export_hf": "never",
+        "logging.plot": False,
+        "train.global_batch_size": 2,
+        "train.micro_batch_size": 2,
+        "train.valid_batches": 1,
+    }
     ref = pretrain(RECIPE, **tiny(tmp_path / "fp32", train_data_dir, **common))
-    trainer = Trainer(resolve_config(RECIPE, **tiny(tmp_path / "bf16", train_data_dir, **common,
-                                                    **{"parallel.precision": "bfloat16"})))
+    trainer = Trainer(
+        resolve_config(
+            RECIPE, **tiny(tmp_path / "bf16", train_data_dir, **common, **{"parallel.precision": "bfloat16"})
+        )
+    )
     try:
         assert trainer.fsdp and trainer.dtype == torch.bfloat16
         summary = trainer.train()
@@ -210,6 +254,6 @@ def test_bf16_mixed_precision_keeps_fp32_master_weights(tmp_path, train_data_dir
         trainer.close()
     bf16 = read_metrics(tmp_path / "bf16" / "metrics.jsonl")
     fp32 = read_metrics(tmp_path / "fp32" / "metrics.jsonl")
-    for a, b in zip(bf16, fp32):
+    for a, b in zip(bf16, fp32, strict=False):
         assert a["step"] == b["step"] and abs(a["loss"] - b["loss"]) < 0.05, (a, b)
     assert len(bf16) == len(fp32) == 3 and summary["steps"] == ref["steps"] == 2

@@ -24,8 +24,9 @@ def test_matches_reference_loss_and_grads(chunk):
     torch.testing.assert_close(gh, 3.0 * gh_ref, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(gw, 3.0 * gw_ref, rtol=1e-10, atol=1e-12)
     with torch.no_grad():  # the evaluation path (no gradients computed)
-        torch.testing.assert_close(linear_cross_entropy(h, w, t, chunk=chunk, reduction="sum"),
-                                   ref * 50, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(
+            linear_cross_entropy(h, w, t, chunk=chunk, reduction="sum"), ref * 50, rtol=1e-10, atol=1e-10
+        )
 
 
 def test_training_module_equals_model_loss_and_grads():

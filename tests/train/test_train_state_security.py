@@ -18,9 +18,9 @@ import torch
 from polyglot_ko.config import ModelConfig
 from polyglot_ko.errors import UserError
 from polyglot_ko.model import GPTNeoXForCausalLM
-from polyglot_ko.train.train_state import _training_state, export_checkpoint, load_checkpoint, save_checkpoint
 from polyglot_ko.train.loss import CausalLMTrainingModule
 from polyglot_ko.train.parallel import DistInfo
+from polyglot_ko.train.train_state import _training_state, export_checkpoint, load_checkpoint, save_checkpoint
 
 
 class Payload:
@@ -35,8 +35,15 @@ class Payload:
 
 def tiny_root(seed: int = 0):
     torch.manual_seed(seed)
-    cfg = ModelConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                      vocab_size=128, tokenizer_vocab_size=100, max_position_embeddings=64)
+    cfg = ModelConfig(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        vocab_size=128,
+        tokenizer_vocab_size=100,
+        max_position_embeddings=64,
+    )
     root = CausalLMTrainingModule(GPTNeoXForCausalLM(cfg))
     opt = torch.optim.AdamW(root.parameters(), lr=1e-3)
     root(torch.randint(0, 100, (1, 9))).backward()

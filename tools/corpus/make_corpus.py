@@ -185,8 +185,14 @@ def build() -> tuple[list[dict], dict]:
     rng.shuffle(picks)
     for original in picks[:8]:
         src = by_id[original]
-        add(src["source"], src["text"], annotations.get(original, {}).get("pii", ()),
-            annotations.get(original, {}).get("negatives", ()), duplicate_of=original, origin="duplicate")
+        add(
+            src["source"],
+            src["text"],
+            annotations.get(original, {}).get("pii", ()),
+            annotations.get(original, {}).get("negatives", ()),
+            duplicate_of=original,
+            origin="duplicate",
+        )
     for original in picks[8:]:
         src = by_id[original]
         add(src["source"], near_duplicate(src["text"], rng), near_duplicate_of=original, origin="near-duplicate")
@@ -205,10 +211,14 @@ def write(records: list[dict], annotations: dict) -> None:
             gz.write((json.dumps(r, ensure_ascii=False) + "\n").encode("utf-8"))
     atomic_write_bytes(OUTPUT, buf.getvalue())
     # One line per document keeps the file small and its diffs readable.
-    lines = [f'  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}'
-             for k, v in sorted(annotations.items())]
-    text = (f'{{"format": "polyglot-ko-sample-annotations/1", "seed": {SEED}, "file": "{OUTPUT.name}",\n'
-            f' "documents": {{\n' + ",\n".join(lines) + "\n }}\n")
+    lines = [
+        f"  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}"
+        for k, v in sorted(annotations.items())
+    ]
+    text = (
+        f'{{"format": "polyglot-ko-sample-annotations/1", "seed": {SEED}, "file": "{OUTPUT.name}",\n'
+        f' "documents": {{\n' + ",\n".join(lines) + "\n }}\n"
+    )
     json.loads(text)  # stays valid JSON
     atomic_write_bytes(ANNOTATIONS, text.encode("utf-8"))
     for path in (OUTPUT, ANNOTATIONS):

@@ -51,11 +51,18 @@ from content_text import (  # noqa: E402
 
 SEED = 20240601
 CHAT_SHARE = 0.3
-SYSTEMS = ["너는 친절하고 정확한 한국어 AI 비서야.", "당신은 사용자의 질문에 정확하고 간결하게 답하는 도우미입니다.",
-           "You are a helpful assistant. 한국어로 답하세요."]
+SYSTEMS = [
+    "너는 친절하고 정확한 한국어 AI 비서야.",
+    "당신은 사용자의 질문에 정확하고 간결하게 답하는 도우미입니다.",
+    "You are a helpful assistant. 한국어로 답하세요.",
+]
 PII_SYSTEM = "당신은 개인정보를 보호하는 한국어 비서입니다."
-SUMMARY_ASKS = ["다음 글을 한두 문장으로 요약해 주세요.", "아래 내용을 간단히 요약해 줘.",
-                "다음 글의 핵심 내용을 한 문장으로 정리하세요.", "이 글을 짧게 요약해 주세요."]
+SUMMARY_ASKS = [
+    "다음 글을 한두 문장으로 요약해 주세요.",
+    "아래 내용을 간단히 요약해 줘.",
+    "다음 글의 핵심 내용을 한 문장으로 정리하세요.",
+    "이 글을 짧게 요약해 주세요.",
+]
 TASKS = {
     "qa": "questions about Korea, science and everyday life, answered in a sentence or three",
     "summarization": "a short passage (input) summarised in one or two sentences",
@@ -63,7 +70,7 @@ TASKS = {
     "classification": "review sentiment (긍정/부정) and news-headline topic (정치, 경제, 사회, 스포츠, 과학, 문화)",
     "reasoning": "arithmetic word problems with a worked answer (numbers drawn per record), short logic puzzles",
     "pii": "requests for someone's phone / 주민등록번호 / account number refused; texts holding personal numbers "
-           "answered with them masked by the tel / rrn / acc mask tokens",
+    "answered with them masked by the tel / rrn / acc mask tokens",
     "conversation": "multi-turn chats (travel, cooking, study, spelling follow-ups, arithmetic follow-ups, ...)",
 }
 
@@ -86,7 +93,7 @@ def pii_slots(rng: random.Random) -> dict:
     for key in ("tel", "acc"):
         for kind in ("ro", "ieyo", "rago"):
             slots[f"{key}_{kind}"] = with_particle(slots[key], kind)
-            slots[f"m_{key}_{kind}"] = f"<|{key}|>" + slots[f"{key}_{kind}"][len(slots[key]):]
+            slots[f"m_{key}_{kind}"] = f"<|{key}|>" + slots[f"{key}_{kind}"][len(slots[key]) :]
     return slots
 
 
@@ -103,15 +110,22 @@ class Builder:
     def __init__(self, rng: random.Random):
         self.rng, self.records, self.seen = rng, [], set()
 
-    def single(self, task: str, instruction: str, text: str | None, answer: str, system: str | None = None,
-               chat_share: float = CHAT_SHARE) -> bool:
+    def single(
+        self,
+        task: str,
+        instruction: str,
+        text: str | None,
+        answer: str,
+        system: str | None = None,
+        chat_share: float = CHAT_SHARE,
+    ) -> bool:
         user = instruction + ("\n" + text if text else "")
         if user in self.seen:
             return False
         self.seen.add(user)
         if self.rng.random() < chat_share:
             sys_msg = system if system is not None else (self.rng.choice(SYSTEMS) if self.rng.random() < 0.5 else None)
-            messages = ([{"role": "system", "content": sys_msg}] if sys_msg else [])
+            messages = [{"role": "system", "content": sys_msg}] if sys_msg else []
             messages += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
             self.records.append({"task": task, "messages": messages})
         else:

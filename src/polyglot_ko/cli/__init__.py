@@ -22,16 +22,23 @@ from ..errors import UserError
 
 # name -> (module, one-line help). Order is the order of the pipeline.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "quickstart": ("polyglot_ko.cli.quickstart",
-                   "the whole system on a bundled corpus: prepare, tokenizer, pretrain, evaluate, generate"),
-    "mask-pii": ("polyglot_ko.cli.mask_pii",
-                 "mask phone, account and registration numbers in text (stdin -> stdout)"),
-    "prepare": ("polyglot_ko.cli.prepare",
-                "clean, filter, deduplicate, mask and tokenize a corpus into indexed datasets"),
-    "train-tokenizer": ("polyglot_ko.cli.train_tokenizer",
-                        "train a morpheme-aware byte-level BPE tokenizer like Polyglot-Ko's"),
-    "pretrain": ("polyglot_ko.cli.pretrain",
-                 "pretrain a model from a YAML recipe (one process, or many under torchrun)"),
+    "quickstart": (
+        "polyglot_ko.cli.quickstart",
+        "the whole system on a bundled corpus: prepare, tokenizer, pretrain, evaluate, generate",
+    ),
+    "mask-pii": ("polyglot_ko.cli.mask_pii", "mask phone, account and registration numbers in text (stdin -> stdout)"),
+    "prepare": (
+        "polyglot_ko.cli.prepare",
+        "clean, filter, deduplicate, mask and tokenize a corpus into indexed datasets",
+    ),
+    "train-tokenizer": (
+        "polyglot_ko.cli.train_tokenizer",
+        "train a morpheme-aware byte-level BPE tokenizer like Polyglot-Ko's",
+    ),
+    "pretrain": (
+        "polyglot_ko.cli.pretrain",
+        "pretrain a model from a YAML recipe (one process, or many under torchrun)",
+    ),
     "evaluate": ("polyglot_ko.cli.evaluate", "KOBEST as the model cards report it, and perplexity"),
     "generate": ("polyglot_ko.cli.generate", "generate Korean text from a model folder or hub id"),
     "serve": ("polyglot_ko.cli.serve", "OpenAI-compatible HTTP server (completions, chat) with continuous batching"),
@@ -74,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(module_name)
     except ImportError as e:
         missing = getattr(e, "name", None) or str(e)
-        print(f"error: `polyglot-ko {name}` needs a package that is not installed ({missing}); "
-              f"install the extras with `pip install -e '.[all]'`", file=sys.stderr)
+        print(
+            f"error: `polyglot-ko {name}` needs a package that is not installed ({missing}); "
+            f"install the extras with `pip install -e '.[all]'`",
+            file=sys.stderr,
+        )
         return 2
     from ._args import new_parser
 

@@ -87,15 +87,15 @@ class _HelpFormatter(DefaultHelpFormatter, argparse.RawDescriptionHelpFormatter)
 
 
 def new_parser(prog: str, description: str, epilog: str | None = None) -> Parser:
-    return Parser(prog=prog, description=description, epilog=epilog, exit_on_error=True,
-                  formatter_class=_HelpFormatter)
+    return Parser(prog=prog, description=description, epilog=epilog, exit_on_error=True, formatter_class=_HelpFormatter)
 
 
 def _strip_paths(tp: Any) -> Any:
     """`str | os.PathLike` and `str | Path` are plain strings on the command line."""
     if typing.get_origin(tp) in (Union, types.UnionType):
-        args = [a for a in typing.get_args(tp)
-                if a not in (os.PathLike, Path) and typing.get_origin(a) is not os.PathLike]
+        args = [
+            a for a in typing.get_args(tp) if a not in (os.PathLike, Path) and typing.get_origin(a) is not os.PathLike
+        ]
         if len(args) != len(typing.get_args(tp)):
             if not [a for a in args if a is not type(None)]:
                 args = [str, *args]
@@ -106,8 +106,9 @@ def _strip_paths(tp: Any) -> Any:
 
 
 def _is_bool(tp: Any) -> bool:
-    return tp is bool or (typing.get_origin(tp) in (Union, types.UnionType)
-                          and set(typing.get_args(tp)) == {bool, type(None)})
+    return tp is bool or (
+        typing.get_origin(tp) in (Union, types.UnionType) and set(typing.get_args(tp)) == {bool, type(None)}
+    )
 
 
 def _item_type(tp: Any) -> Any:
@@ -163,9 +164,15 @@ def _read_attribute_docstrings() -> None:
         jsonargparse.set_docstring_parse_options(attribute_docstrings=True)
 
 
-def add_parameters(container: Any, component: Callable | type, *, only: list[str] | None = None,
-                   skip: tuple[str, ...] = (), flags: dict[str, Flag] | None = None,
-                   defaults: dict[str, Any] | None = None) -> list[str]:
+def add_parameters(
+    container: Any,
+    component: Callable | type,
+    *,
+    only: list[str] | None = None,
+    skip: tuple[str, ...] = (),
+    flags: dict[str, Flag] | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> list[str]:
     """Add an option for each parameter of `component` (in `only`'s order when given); returns their names.
 
     `flags` re-spells single parameters; `defaults` replaces a default (e.g. `OMIT`: the library decides).
@@ -174,9 +181,15 @@ def add_parameters(container: Any, component: Callable | type, *, only: list[str
     """
     flags, defaults = flags or {}, defaults or {}
     params = {p.name: p for p in parameters(component)}
-    names = only if only is not None else [n for n, p in params.items()
-                                           if p.kind not in (inspect.Parameter.VAR_POSITIONAL,
-                                                             inspect.Parameter.VAR_KEYWORD)]
+    names = (
+        only
+        if only is not None
+        else [
+            n
+            for n, p in params.items()
+            if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        ]
+    )
     added = []
     for name in names:
         if name in skip:
@@ -198,8 +211,9 @@ def set_threads(threads: int | None) -> None:
     torch.set_num_threads(threads)
 
 
-def add_option(container: Any, name: str, annotation: Any, default: Any = _EMPTY, doc: str | None = None,
-               flag: Flag = Flag()) -> str:
+def add_option(
+    container: Any, name: str, annotation: Any, default: Any = _EMPTY, doc: str | None = None, flag: Flag = Flag()
+) -> str:
     """One option for a name that is not a parameter of a library function (a command's own switch)."""
     _add_one(container, name, annotation, default, doc, flag)
     return name

@@ -10,10 +10,17 @@ from ._args import Flag, add_parameters
 def add_arguments(parser) -> None:
     from ..checkpoint import DTYPES, convert_model
 
-    add_parameters(parser, convert_model, flags={
-        "source": Flag(positional=True), "dest": Flag(positional=True),
-        "dtype": Flag(choices=tuple(sorted(DTYPES))), "max_shard_size": Flag(type=str),
-        "overwrite": Flag(help="replace DEST if it exists (never the source)")})
+    add_parameters(
+        parser,
+        convert_model,
+        flags={
+            "source": Flag(positional=True),
+            "dest": Flag(positional=True),
+            "dtype": Flag(choices=tuple(sorted(DTYPES))),
+            "max_shard_size": Flag(type=str),
+            "overwrite": Flag(help="replace DEST if it exists (never the source)"),
+        },
+    )
 
 
 def run(args: dict) -> int:

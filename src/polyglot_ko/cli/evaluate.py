@@ -1,8 +1,8 @@
 """`polyglot-ko evaluate`: KOBEST as the model cards report it, or perplexity with `--perplexity`.
 
-    polyglot-ko evaluate --model EleutherAI/polyglot-ko-1.3b --data-dir kobest/ --shots 0,5,10,50 --output r.json
-    polyglot-ko evaluate --model out/model --tasks copa,hellaswag --shots 5 --limit 100
-    polyglot-ko evaluate --model out/model --perplexity valid.jsonl --stride 1024
+polyglot-ko evaluate --model EleutherAI/polyglot-ko-1.3b --data-dir kobest/ --shots 0,5,10,50 --output r.json
+polyglot-ko evaluate --model out/model --tasks copa,hellaswag --shots 5 --limit 100
+polyglot-ko evaluate --model out/model --perplexity valid.jsonl --stride 1024
 """
 
 from __future__ import annotations
@@ -18,38 +18,70 @@ def add_arguments(parser) -> None:
     from ..eval.kobest import PROTOCOLS, evaluate_kobest
     from ..eval.perplexity import perplexity
 
-    add_parameters(parser, evaluate_kobest, only=["model", "tokenizer", "tasks", "shots", "data_dir", "limit",
-                                                  "protocol"], defaults={"tokenizer": None}, flags={
-        "model": Flag(type=str, help="model folder or hub id"),
-        "tokenizer": Flag(type=str | None, help="tokenizer folder or hub id (default: the model's)"),
-        "tasks": Flag(type=str, help="comma-separated KOBEST tasks (default: all five)"),
-        "shots": Flag(type=str, help="comma-separated few-shot counts"),
-        "data_dir": Flag(type=str | None, help="local KOBEST in the skt/kobest_v1 layout (<config>/<split>.jsonl); "
-                                                  "default: the hub"),
-        "limit": Flag(help="evaluate only the first N documents per task"),
-        "protocol": Flag(choices=PROTOCOLS, help="polyglot: the model cards' harness branch; lm-eval-0.4: lm-eval "
-                                                 "0.4's kobest tasks")})
+    add_parameters(
+        parser,
+        evaluate_kobest,
+        only=["model", "tokenizer", "tasks", "shots", "data_dir", "limit", "protocol"],
+        defaults={"tokenizer": None},
+        flags={
+            "model": Flag(type=str, help="model folder or hub id"),
+            "tokenizer": Flag(type=str | None, help="tokenizer folder or hub id (default: the model's)"),
+            "tasks": Flag(type=str, help="comma-separated KOBEST tasks (default: all five)"),
+            "shots": Flag(type=str, help="comma-separated few-shot counts"),
+            "data_dir": Flag(
+                type=str | None,
+                help="local KOBEST in the skt/kobest_v1 layout (<config>/<split>.jsonl); default: the hub",
+            ),
+            "limit": Flag(help="evaluate only the first N documents per task"),
+            "protocol": Flag(
+                choices=PROTOCOLS,
+                help="polyglot: the model cards' harness branch; lm-eval-0.4: lm-eval 0.4's kobest tasks",
+            ),
+        },
+    )
     add_option(parser, "output", str | None, None, "write the results as JSON here")
-    add_parameters(parser, evaluate_kobest, only=["batch_size", "max_batch_tokens", "max_length", "dtype", "device",
-                                                  "prefix_reuse"], defaults={"max_batch_tokens": OMIT}, flags={
-        "batch_size": Flag(help="KOBEST questions per forward pass"),
-        "max_batch_tokens": Flag(help="bound on rows x padded tokens per pass (default 16384 KOBEST, 4096 perplexity)"),
-        "max_length": Flag(help="context window in tokens (default: the model's max_position_embeddings)"),
-        "dtype": Flag(help="float32, bfloat16 or float16"),
-        "device": Flag(help="torch device"),
-        "prefix_reuse": Flag(help="score every candidate with its own plain forward pass (slow; for checking)")})
+    add_parameters(
+        parser,
+        evaluate_kobest,
+        only=["batch_size", "max_batch_tokens", "max_length", "dtype", "device", "prefix_reuse"],
+        defaults={"max_batch_tokens": OMIT},
+        flags={
+            "batch_size": Flag(help="KOBEST questions per forward pass"),
+            "max_batch_tokens": Flag(
+                help="bound on rows x padded tokens per pass (default 16384 KOBEST, 4096 perplexity)"
+            ),
+            "max_length": Flag(help="context window in tokens (default: the model's max_position_embeddings)"),
+            "dtype": Flag(help="float32, bfloat16 or float16"),
+            "device": Flag(help="torch device"),
+            "prefix_reuse": Flag(help="score every candidate with its own plain forward pass (slow; for checking)"),
+        },
+    )
     ppl = parser.add_argument_group("perplexity")
-    add_parameters(ppl, perplexity, only=["texts_or_paths", "stride", "text_field", "txt_mode", "split",
-                                          "max_documents"], defaults={"texts_or_paths": None}, flags={
-        "texts_or_paths": Flag(names=("--perplexity",), type=list[str] | None, metavar="PATH",
-                               help="text files / folders / globs, an indexed dataset prefix, or a prepared folder"),
-        "stride": Flag(help="tokens between window starts (default: window/2)"),
-        "text_field": Flag(help="JSON field holding the text"),
-        "txt_mode": Flag(choices=("line", "block", "file"),
-                         help=".txt documents: one per line, blank-line separated block, or file"),
-        "split": Flag(choices=("auto", "train", "valid"),
-                      help="prepared folders: which shards (auto: validation when present)"),
-        "max_documents": Flag(help="score at most N documents")})
+    add_parameters(
+        ppl,
+        perplexity,
+        only=["texts_or_paths", "stride", "text_field", "txt_mode", "split", "max_documents"],
+        defaults={"texts_or_paths": None},
+        flags={
+            "texts_or_paths": Flag(
+                names=("--perplexity",),
+                type=list[str] | None,
+                metavar="PATH",
+                help="text files / folders / globs, an indexed dataset prefix, or a prepared folder",
+            ),
+            "stride": Flag(help="tokens between window starts (default: window/2)"),
+            "text_field": Flag(help="JSON field holding the text"),
+            "txt_mode": Flag(
+                choices=("line", "block", "file"),
+                help=".txt documents: one per line, blank-line separated block, or file",
+            ),
+            "split": Flag(
+                choices=("auto", "train", "valid"),
+                help="prepared folders: which shards (auto: validation when present)",
+            ),
+            "max_documents": Flag(help="score at most N documents"),
+        },
+    )
 
 
 def run(args: dict) -> int:
@@ -70,9 +102,18 @@ def run(args: dict) -> int:
 
         # On the command line every --perplexity item is a path (or glob): never score the string itself.
         inputs = [Path(p) if not any(c in p for c in "*?[") else p for p in args["texts_or_paths"]]
-        result = perplexity(model, tokenizer, inputs, context=args["max_length"], stride=args["stride"],
-                            text_field=args["text_field"], txt_mode=args["txt_mode"], split=args["split"],
-                            max_documents=args["max_documents"], **batch_tokens)
+        result = perplexity(
+            model,
+            tokenizer,
+            inputs,
+            context=args["max_length"],
+            stride=args["stride"],
+            text_field=args["text_field"],
+            txt_mode=args["txt_mode"],
+            split=args["split"],
+            max_documents=args["max_documents"],
+            **batch_tokens,
+        )
         result["model"] = args["model"]
         print(json.dumps(result, ensure_ascii=False, indent=2))
         if args["output"]:
@@ -81,16 +122,29 @@ def run(args: dict) -> int:
 
     from ..eval.kobest import evaluate_kobest, markdown_table
 
-    result = evaluate_kobest(model, tokenizer, args["tasks"], args["shots"], args["data_dir"], args["limit"],
-                             protocol=args["protocol"], max_length=args["max_length"], batch_size=args["batch_size"],
-                             prefix_reuse=args["prefix_reuse"], **batch_tokens)
+    result = evaluate_kobest(
+        model,
+        tokenizer,
+        args["tasks"],
+        args["shots"],
+        args["data_dir"],
+        args["limit"],
+        protocol=args["protocol"],
+        max_length=args["max_length"],
+        batch_size=args["batch_size"],
+        prefix_reuse=args["prefix_reuse"],
+        **batch_tokens,
+    )
     result["config"]["model"] = args["model"]
     name = Path(args["model"]).name if Path(args["model"]).exists() else args["model"]
     table = markdown_table(result, name)
     print(table)
-    print(f"{sum(len(v) for v in result['results'].values())} task x shot evaluations in "
-          f"{result['seconds']['total']:.1f} s (protocol {args['protocol']}"
-          + (f", first {args['limit']} documents per task" if args["limit"] else "") + ")")
+    print(
+        f"{sum(len(v) for v in result['results'].values())} task x shot evaluations in "
+        f"{result['seconds']['total']:.1f} s (protocol {args['protocol']}"
+        + (f", first {args['limit']} documents per task" if args["limit"] else "")
+        + ")"
+    )
     if args["output"]:
         result["markdown"] = table
         atomic_write_json(args["output"], result)

@@ -25,9 +25,16 @@ DTYPES = ("float32", "bfloat16", "float16")
 CLI_MAX_NEW_TOKENS = 128
 
 
-def io_options(prompts: list[str] = (), file: str | None = None, prompt_field: str = "prompt",
-               output: str | None = None, jsonl: bool = False, interactive: bool = False,
-               no_prompt: bool = False, threads: int | None = None) -> None:
+def io_options(
+    prompts: list[str] = (),
+    file: str | None = None,
+    prompt_field: str = "prompt",
+    output: str | None = None,
+    jsonl: bool = False,
+    interactive: bool = False,
+    no_prompt: bool = False,
+    threads: int | None = None,
+) -> None:
     """Where prompts come from and results go (the command line's own options).
 
     Args:
@@ -46,28 +53,47 @@ def add_model_options(parser, batch_flag: str, batch_help: str) -> None:
     """`load_generator`'s options, shared by `generate` and `serve`."""
     from ..generate import load_generator
 
-    add_parameters(parser, load_generator, skip=("revision", "cpu_fast_linear"), flags={
-        "path_or_hub_id": Flag(names=("--model",), type=str, help="model folder or hub id (with its tokenizer)"),
-        "tokenizer": Flag(type=str | None, help="tokenizer folder, if not the model's"),
-        "dtype": Flag(choices=DTYPES, help="weights and compute dtype"),
-        "device": Flag(help="cpu, cuda, cuda:1, ..."),
-        "quantize": Flag(choices=("int8",), help="int8 weight-only linears (CPU)"),
-        "max_batch_size": Flag(names=(batch_flag,), help=batch_help),
-        "adapter": Flag(type=str | None, help="LoRA adapter folder (peft format) to apply to the model")})
+    add_parameters(
+        parser,
+        load_generator,
+        skip=("revision", "cpu_fast_linear"),
+        flags={
+            "path_or_hub_id": Flag(names=("--model",), type=str, help="model folder or hub id (with its tokenizer)"),
+            "tokenizer": Flag(type=str | None, help="tokenizer folder, if not the model's"),
+            "dtype": Flag(choices=DTYPES, help="weights and compute dtype"),
+            "device": Flag(help="cpu, cuda, cuda:1, ..."),
+            "quantize": Flag(choices=("int8",), help="int8 weight-only linears (CPU)"),
+            "max_batch_size": Flag(names=(batch_flag,), help=batch_help),
+            "adapter": Flag(type=str | None, help="LoRA adapter folder (peft format) to apply to the model"),
+        },
+    )
 
 
 def add_arguments(parser) -> None:
     from ..sampling import SamplingParams
 
-    add_parameters(parser, io_options, only=["prompts", "file", "prompt_field", "output", "jsonl", "interactive",
-                                             "no_prompt"],
-                   flags={"prompts": Flag(positional=True), "interactive": Flag(names=("--interactive", "-i"))})
+    add_parameters(
+        parser,
+        io_options,
+        only=["prompts", "file", "prompt_field", "output", "jsonl", "interactive", "no_prompt"],
+        flags={"prompts": Flag(positional=True), "interactive": Flag(names=("--interactive", "-i"))},
+    )
     decoding = parser.add_argument_group("decoding")
-    add_parameters(decoding, SamplingParams, skip=("logprobs",), defaults={
-        "max_new_tokens": CLI_MAX_NEW_TOKENS, "stop": [], "stop_token_ids": OMIT}, flags={
-        "stop": Flag(append=True, type=list[str], help="stop string (repeatable)"),
-        "stop_token_ids": Flag(names=("--stop-token-id",), append=True, type=list[int],
-                               help="stop token id (repeatable; default 2 = <|endoftext|>)")})
+    add_parameters(
+        decoding,
+        SamplingParams,
+        skip=("logprobs",),
+        defaults={"max_new_tokens": CLI_MAX_NEW_TOKENS, "stop": [], "stop_token_ids": OMIT},
+        flags={
+            "stop": Flag(append=True, type=list[str], help="stop string (repeatable)"),
+            "stop_token_ids": Flag(
+                names=("--stop-token-id",),
+                append=True,
+                type=list[int],
+                help="stop token id (repeatable; default 2 = <|endoftext|>)",
+            ),
+        },
+    )
     model = parser.add_argument_group("model")
     add_model_options(model, "--batch-size", "prompts decoded together")
     add_parameters(model, io_options, only=["threads"])
@@ -89,9 +115,10 @@ def _read_prompts(args: dict) -> list[str]:
         try:
             lines, name = path.read_text(encoding="utf-8").splitlines(), source
         except UnicodeDecodeError as e:
-            line = path.read_bytes()[:e.start].count(b"\n") + 1
-            raise UserError(f"--file {source} line {line}: not UTF-8 text; convert it (e.g. iconv -f cp949 -t utf-8)"
-                            ) from None
+            line = path.read_bytes()[: e.start].count(b"\n") + 1
+            raise UserError(
+                f"--file {source} line {line}: not UTF-8 text; convert it (e.g. iconv -f cp949 -t utf-8)"
+            ) from None
     is_jsonl = name.endswith(".jsonl") or (lines and lines[0].lstrip().startswith("{"))
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -99,10 +126,12 @@ def _read_prompts(args: dict) -> list[str]:
         if is_jsonl:
             try:
                 obj = json.loads(line)
-                prompts.append(obj[args['prompt_field']])
+                prompts.append(obj[args["prompt_field"]])
             except (json.JSONDecodeError, KeyError, TypeError):
-                raise UserError(f"{name} line {n}: expected a JSON object with a {args['prompt_field']!r} string "
-                                f"field; fix the line or pass --prompt-field") from None
+                raise UserError(
+                    f"{name} line {n}: expected a JSON object with a {args['prompt_field']!r} string "
+                    f"field; fix the line or pass --prompt-field"
+                ) from None
             if not isinstance(prompts[-1], str):
                 raise UserError(f"{name} line {n}: {args['prompt_field']!r} must be a string")
         else:
@@ -131,14 +160,22 @@ def _stream_one(gen, prompt: str, params, show_prompt: bool) -> None:
     out.flush()
     res = stream.result()
     secs = time.perf_counter() - start
-    print(f"[{len(res.token_ids)} tokens in {secs:.2f} s, {len(res.token_ids) / max(secs, 1e-9):.1f} tokens/s, "
-          f"finish: {res.finish_reason}]", file=sys.stderr)
+    print(
+        f"[{len(res.token_ids)} tokens in {secs:.2f} s, {len(res.token_ids) / max(secs, 1e-9):.1f} tokens/s, "
+        f"finish: {res.finish_reason}]",
+        file=sys.stderr,
+    )
 
 
 def _record(prompt: str, res) -> dict:
-    return {"prompt": prompt, "text": res.text, "finish_reason": res.finish_reason,
-            "prompt_tokens": len(res.prompt_token_ids), "completion_tokens": len(res.token_ids),
-            "token_ids": res.token_ids}
+    return {
+        "prompt": prompt,
+        "text": res.text,
+        "finish_reason": res.finish_reason,
+        "prompt_tokens": len(res.prompt_token_ids),
+        "completion_tokens": len(res.token_ids),
+        "token_ids": res.token_ids,
+    }
 
 
 def run(args: dict) -> int:
@@ -153,8 +190,15 @@ def run(args: dict) -> int:
     prompts = _read_prompts(args)
     if not prompts and not args["interactive"]:
         raise UserError("no prompt given; pass prompt text, --file FILE, pipe prompts on stdin, or use --interactive")
-    gen = load_generator(args["path_or_hub_id"], dtype=args["dtype"], device=args["device"], adapter=args["adapter"],
-                         tokenizer=args["tokenizer"], max_batch_size=args["max_batch_size"], quantize=args["quantize"])
+    gen = load_generator(
+        args["path_or_hub_id"],
+        dtype=args["dtype"],
+        device=args["device"],
+        adapter=args["adapter"],
+        tokenizer=args["tokenizer"],
+        max_batch_size=args["max_batch_size"],
+        quantize=args["quantize"],
+    )
     params = _params(gen, args)
     if args["interactive"]:
         print(f"{gen!r}; one prompt per line, /quit or Ctrl-D to end", file=sys.stderr)
@@ -186,6 +230,9 @@ def run(args: dict) -> int:
         for p, r in zip(prompts, results, strict=False):
             print(("" if args["no_prompt"] else p) + r.text + "\n")
     n_tokens = sum(r["completion_tokens"] for r in records)
-    print(f"{len(records)} prompts, {n_tokens} tokens in {secs:.2f} s ({n_tokens / max(secs, 1e-9):.1f} tokens/s)"
-          + (f"; wrote {args['output']}" if args["output"] else ""), file=sys.stderr)
+    print(
+        f"{len(records)} prompts, {n_tokens} tokens in {secs:.2f} s ({n_tokens / max(secs, 1e-9):.1f} tokens/s)"
+        + (f"; wrote {args['output']}" if args["output"] else ""),
+        file=sys.stderr,
+    )
     return 0

@@ -6,8 +6,14 @@ from ._args import Flag, add_option
 
 
 def add_arguments(parser) -> None:
-    add_option(parser, "model", str | None, None, "preset name, model folder or config.json (default: list presets)",
-               Flag(positional=True, nargs="?"))
+    add_option(
+        parser,
+        "model",
+        str | None,
+        None,
+        "preset name, model folder or config.json (default: list presets)",
+        Flag(positional=True, nargs="?"),
+    )
 
 
 def run(args: dict) -> int:
@@ -17,7 +23,9 @@ def run(args: dict) -> int:
         cfg = get_config(name)
         card = CARD_PARAMETERS.get(cfg.name)
         note = f" (model card: {card:,})" if card else ""
-        print(f"{cfg.name:20s} layers={cfg.num_hidden_layers:<3d} d={cfg.hidden_size:<5d} "
-              f"heads={cfg.num_attention_heads:<3d} head={cfg.head_size:<4d} ffn={cfg.intermediate_size:<6d} "
-              f"rotary={cfg.rotary_ndims:<3d} params={cfg.num_parameters():,}{note}")
+        print(
+            f"{cfg.name:20s} layers={cfg.num_hidden_layers:<3d} d={cfg.hidden_size:<5d} "
+            f"heads={cfg.num_attention_heads:<3d} head={cfg.head_size:<4d} ffn={cfg.intermediate_size:<6d} "
+            f"rotary={cfg.rotary_ndims:<3d} params={cfg.num_parameters():,}{note}"
+        )
     return 0

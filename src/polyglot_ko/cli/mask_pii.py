@@ -18,8 +18,14 @@ from ..errors import UserError
 from ._args import Flag, add_parameters
 
 
-def mask_files(files: list[str] = (), jsonl: bool = False, text_field: str = "text", types: str = ",".join(PII_TYPES),
-               stats: bool = False, cards: bool = True) -> int:
+def mask_files(
+    files: list[str] = (),
+    jsonl: bool = False,
+    text_field: str = "text",
+    types: str = ",".join(PII_TYPES),
+    stats: bool = False,
+    cards: bool = True,
+) -> int:
     """Mask the lines of `files` (or stdin) to stdout.
 
     Args:
@@ -59,8 +65,12 @@ def mask_files(files: list[str] = (), jsonl: bool = False, text_field: str = "te
             out.write(masked)
     out.flush()
     if stats:
-        print("masked: " + ", ".join(f"{t} {total[t]}" for t in PII_TYPES)
-              + (f" (cards {total['card']}, counted in acc)" if total["card"] else ""), file=sys.stderr)
+        print(
+            "masked: "
+            + ", ".join(f"{t} {total[t]}" for t in PII_TYPES)
+            + (f" (cards {total['card']}, counted in acc)" if total["card"] else ""),
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -80,8 +90,11 @@ def _lines(files: list[str]) -> Iterable[str]:
 
 
 def add_arguments(parser) -> None:
-    add_parameters(parser, mask_files, flags={"files": Flag(positional=True),
-                                              "cards": Flag(help="leave Luhn-valid card numbers unmasked")})
+    add_parameters(
+        parser,
+        mask_files,
+        flags={"files": Flag(positional=True), "cards": Flag(help="leave Luhn-valid card numbers unmasked")},
+    )
 
 
 def run(args: dict) -> int:

@@ -12,8 +12,15 @@ from ._args import Flag, add_option, add_parameters
 QUALITY = ["min_chars", "max_chars", "min_mean_word_length", "max_mean_word_length", "min_korean_ratio"]
 
 
-def step_options(text_field: str, txt_mode: str, near_dedup_threshold: float, exact_dedup: bool, near_dedup: bool,
-                 mask_pii: bool, mask_cards: bool) -> None:
+def step_options(
+    text_field: str,
+    txt_mode: str,
+    near_dedup_threshold: float,
+    exact_dedup: bool,
+    near_dedup: bool,
+    mask_pii: bool,
+    mask_cards: bool,
+) -> None:
     """The step options of `prepare(**step_options)` that the command line sets (types here, defaults prepare's).
 
     Args:
@@ -39,29 +46,60 @@ def add_arguments(parser) -> None:
     from ..data.pipeline import prepare
     from ..data.readers import TXT_MODES
 
-    add_parameters(parser, prepare, only=["inputs", "out", "tokenizer", "workers", "tasks", "valid_fraction"], flags={
-        "inputs": Flag(names=("--input", "-i"), type=list[str], metavar="INPUT",
-                       help="input files, globs or folders (.txt, .jsonl, .jsonl.gz, .jsonl.zst, .parquet)"),
-        "out": Flag(names=("--out", "-o"), type=str, help="output folder (created; rerun to resume)"),
-        "tokenizer": Flag(type=str, required=False,
-                          help="tokenizer folder or hub id: also write indexed datasets + manifest"),
-        "workers": Flag(help="worker processes"),
-        "tasks": Flag(help="shards to split the work into (default: --workers); a resumed run must use the same"),
-        "valid_fraction": Flag(help="fraction of documents held out as validation shards (by text hash)")})
-    add_parameters(parser, step_options, only=["text_field", "txt_mode"], defaults=_step_defaults(),
-                   flags={"txt_mode": Flag(choices=TXT_MODES)})
-    add_parameters(parser, QualityConfig, only=QUALITY, flags={
-        "min_mean_word_length": Flag(help="drop documents whose mean eojeol length is below this (team: 3; 2 keeps "
-                                          "more Korean prose, see the README)")})
+    add_parameters(
+        parser,
+        prepare,
+        only=["inputs", "out", "tokenizer", "workers", "tasks", "valid_fraction"],
+        flags={
+            "inputs": Flag(
+                names=("--input", "-i"),
+                type=list[str],
+                metavar="INPUT",
+                help="input files, globs or folders (.txt, .jsonl, .jsonl.gz, .jsonl.zst, .parquet)",
+            ),
+            "out": Flag(names=("--out", "-o"), type=str, help="output folder (created; rerun to resume)"),
+            "tokenizer": Flag(
+                type=str, required=False, help="tokenizer folder or hub id: also write indexed datasets + manifest"
+            ),
+            "workers": Flag(help="worker processes"),
+            "tasks": Flag(help="shards to split the work into (default: --workers); a resumed run must use the same"),
+            "valid_fraction": Flag(help="fraction of documents held out as validation shards (by text hash)"),
+        },
+    )
+    add_parameters(
+        parser,
+        step_options,
+        only=["text_field", "txt_mode"],
+        defaults=_step_defaults(),
+        flags={"txt_mode": Flag(choices=TXT_MODES)},
+    )
+    add_parameters(
+        parser,
+        QualityConfig,
+        only=QUALITY,
+        flags={
+            "min_mean_word_length": Flag(
+                help="drop documents whose mean eojeol length is below this (team: 3; 2 keeps "
+                "more Korean prose, see the README)"
+            )
+        },
+    )
     add_option(parser, "no_quality_filter", bool, False, "skip the quality filters")
-    add_parameters(parser, step_options, only=["near_dedup_threshold", "exact_dedup", "near_dedup", "mask_pii",
-                                               "mask_cards"], defaults=_step_defaults(),
-                   flags={"mask_pii": Flag(names=("--no-pii",), help="do not mask personal data"),
-                          "mask_cards": Flag(names=("--no-cards",), help="do not mask card numbers"),
-                          "exact_dedup": Flag(help="skip exact deduplication"),
-                          "near_dedup": Flag(help="skip MinHash near deduplication")})
-    add_parameters(parser, prepare, only=["overwrite"], flags={
-        "overwrite": Flag(help="delete --out first instead of resuming")})
+    add_parameters(
+        parser,
+        step_options,
+        only=["near_dedup_threshold", "exact_dedup", "near_dedup", "mask_pii", "mask_cards"],
+        defaults=_step_defaults(),
+        flags={
+            "mask_pii": Flag(names=("--no-pii",), help="do not mask personal data"),
+            "mask_cards": Flag(names=("--no-cards",), help="do not mask card numbers"),
+            "exact_dedup": Flag(help="skip exact deduplication"),
+            "near_dedup": Flag(help="skip MinHash near deduplication"),
+        },
+    )
+    add_parameters(
+        parser, prepare, only=["overwrite"], flags={"overwrite": Flag(help="delete --out first instead of resuming")}
+    )
 
 
 def run(args: dict) -> int:

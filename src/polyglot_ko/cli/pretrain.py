@@ -18,15 +18,26 @@ import re
 
 from ._args import Flag, add_parameters
 
-EPILOG = ("overrides: section.key=value, e.g. optim.lr=3e-4 train.micro_batch_size=4 model.vocab_size=auto "
-          "parallel.activation_checkpointing=true data.weights=3,1\nmulti-node: torchrun --nnodes N --nproc_per_node G "
-          "--rdzv_backend c10d --rdzv_endpoint HOST:PORT -m polyglot_ko.cli pretrain ...")
+EPILOG = (
+    "overrides: section.key=value, e.g. optim.lr=3e-4 train.micro_batch_size=4 model.vocab_size=auto "
+    "parallel.activation_checkpointing=true data.weights=3,1\nmulti-node: torchrun --nnodes N --nproc_per_node G "
+    "--rdzv_backend c10d --rdzv_endpoint HOST:PORT -m polyglot_ko.cli pretrain ..."
+)
 
 
-def pretrain_options(config: str | None = None, out: str | None = None, data: list[str] | None = None,
-                     valid_data: list[str] | None = None, tokenizer: str | None = None,
-                     max_steps: int | None = None, save_every: int | None = None, resume: str | None = None,
-                     export_hf: str | None = None, print_config: bool = False, overrides: list[str] = ()) -> None:
+def pretrain_options(
+    config: str | None = None,
+    out: str | None = None,
+    data: list[str] | None = None,
+    valid_data: list[str] | None = None,
+    tokenizer: str | None = None,
+    max_steps: int | None = None,
+    save_every: int | None = None,
+    resume: str | None = None,
+    export_hf: str | None = None,
+    print_config: bool = False,
+    overrides: list[str] = (),
+) -> None:
     """The command's options; each shortcut, when given, replaces one recipe value (None: the recipe's).
 
     Args:
@@ -48,14 +59,23 @@ def add_arguments(parser) -> None:
     from ..train.config import builtin_recipes
 
     parser.epilog = EPILOG
-    add_parameters(parser, pretrain_options, flags={
-        "config": Flag(names=("--config", "-c"), help=f"YAML recipe file, or a built-in recipe "
-                                                      f"({', '.join(builtin_recipes())}); default: TrainConfig's "
-                                                      f"defaults"),
-        "out": Flag(names=("--out", "-o")),
-        "data": Flag(metavar="PATH"), "valid_data": Flag(metavar="PATH"),
-        "export_hf": Flag(metavar="CHECKPOINT"),
-        "overrides": Flag(positional=True, metavar="section.key=value")})
+    add_parameters(
+        parser,
+        pretrain_options,
+        flags={
+            "config": Flag(
+                names=("--config", "-c"),
+                help=f"YAML recipe file, or a built-in recipe "
+                f"({', '.join(builtin_recipes())}); default: TrainConfig's "
+                f"defaults",
+            ),
+            "out": Flag(names=("--out", "-o")),
+            "data": Flag(metavar="PATH"),
+            "valid_data": Flag(metavar="PATH"),
+            "export_hf": Flag(metavar="CHECKPOINT"),
+            "overrides": Flag(positional=True, metavar="section.key=value"),
+        },
+    )
 
 
 _OVERRIDE = re.compile(r"^[A-Za-z_]\w*(\.\w+)*=")
@@ -87,9 +107,15 @@ def run(args: dict) -> int:
     valid_data = _split_overrides(args["valid_data"], overrides)
 
     cfg = load_recipe(args["config"], overrides)
-    short = {"out": args["out"], "data.paths": data, "data.valid_paths": valid_data,
-             "tokenizer": args["tokenizer"], "train.max_steps": args["max_steps"],
-             "checkpoint.save_every": args["save_every"], "checkpoint.resume": args["resume"]}
+    short = {
+        "out": args["out"],
+        "data.paths": data,
+        "data.valid_paths": valid_data,
+        "tokenizer": args["tokenizer"],
+        "train.max_steps": args["max_steps"],
+        "checkpoint.save_every": args["save_every"],
+        "checkpoint.resume": args["resume"],
+    }
     cfg = apply_overrides(cfg, {k: v for k, v in short.items() if v is not None})
     if args["print_config"]:
         print(dump_recipe(cfg), end="")
@@ -99,6 +125,13 @@ def run(args: dict) -> int:
     summary = pretrain(cfg)
     if summary.get("interrupted") or int(os.environ.get("RANK", "0")) != 0:
         return 0
-    print(json.dumps({k: summary[k] for k in ("steps", "final_train_loss", "final_valid_loss", "tokens_per_s",
-                                              "checkpoint", "hf_model")}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                k: summary[k]
+                for k in ("steps", "final_train_loss", "final_valid_loss", "tokens_per_s", "checkpoint", "hf_model")
+            },
+            ensure_ascii=False,
+        )
+    )
     return 0

@@ -50,8 +50,9 @@ from .readers import ReadStats, iter_documents
 # Rejects are most of a web corpus, written once and read rarely: gzip level 1 (fsspec's default is 9, 5x slower).
 FAST_GZIP = "gzip-level-1"
 if FAST_GZIP not in compr:
-    register_compression(FAST_GZIP, lambda f, mode="rb", **kw: gzip.GzipFile(fileobj=f, mode=mode, compresslevel=1,
-                                                                             **kw), [])
+    register_compression(
+        FAST_GZIP, lambda f, mode="rb", **kw: gzip.GzipFile(fileobj=f, mode=mode, compresslevel=1, **kw), []
+    )
 
 
 def _reject_record(_writer: JsonlWriter, doc: Document) -> dict:
@@ -65,8 +66,12 @@ def _reject_record(_writer: JsonlWriter, doc: Document) -> dict:
 
 def reject_writer(work: str, block: str) -> JsonlWriter:
     """The exclusion writer of a dropping block: work/rejects/<reason>/<block>-<rank>.jsonl.gz."""
-    return JsonlWriter(str(Path(work) / "rejects"), output_filename=f"${{filter_reason}}/{block}-${{rank}}.jsonl.gz",
-                       compression=FAST_GZIP, adapter=_reject_record)
+    return JsonlWriter(
+        str(Path(work) / "rejects"),
+        output_filename=f"${{filter_reason}}/{block}-${{rank}}.jsonl.gz",
+        compression=FAST_GZIP,
+        adapter=_reject_record,
+    )
 
 
 def _doc_record(doc: Document) -> dict:
@@ -80,8 +85,9 @@ class ReadBlock(PipelineStep):
     type = "📖 - READER"
     name = "read"
 
-    def __init__(self, inputs: list[str], text_field: str, txt_mode: str, max_chars: int,
-                 exclusion_writer: JsonlWriter):
+    def __init__(
+        self, inputs: list[str], text_field: str, txt_mode: str, max_chars: int, exclusion_writer: JsonlWriter
+    ):
         super().__init__()
         self.inputs, self.text_field, self.txt_mode, self.max_chars = inputs, text_field, txt_mode, max_chars
         self.exclusion_writer = exclusion_writer
@@ -89,14 +95,22 @@ class ReadBlock(PipelineStep):
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         stats = ReadStats()
         with self.exclusion_writer as rejects:
+
             def on_problem(p):
                 self.stat_update(StatHints.dropped, f"dropped_{p.reason}")
                 meta = {"source": p.source, "line": p.line, "detail": p.detail, "filter_reason": p.reason}
                 rejects.write(Document(text=p.raw, id=None, metadata=meta), rank)
 
-            records = iter_documents(self.inputs, text_field=self.text_field, txt_mode=self.txt_mode,
-                                     max_chars=self.max_chars, stats=stats, on_problem=on_problem,
-                                     rank=rank, world_size=world_size)
+            records = iter_documents(
+                self.inputs,
+                text_field=self.text_field,
+                txt_mode=self.txt_mode,
+                max_chars=self.max_chars,
+                stats=stats,
+                on_problem=on_problem,
+                rank=rank,
+                world_size=world_size,
+            )
             while True:
                 with self.track_time():  # only the reading, not the blocks that run between our yields
                     raw = next(records, None)
@@ -301,8 +315,10 @@ class MinhashBlock(KoreanMinhashSignature):
             for f in outs:
                 f.close()
         with self.track_time():
-            dtype = np.dtype([(f"f{i}", f"<{cfg.hash_config.struct_format}") for i in range(cfg.hashes_per_bucket)]
-                             + [("doc", "<u4")])
+            dtype = np.dtype(
+                [(f"f{i}", f"<{cfg.hash_config.struct_format}") for i in range(cfg.hashes_per_bucket)]
+                + [("doc", "<u4")]
+            )
             for tmp, dest in zip(tmps, dests, strict=True):
                 records = np.fromfile(tmp, dtype=dtype)
                 records.sort(order=list(dtype.names))
@@ -325,8 +341,11 @@ class ReadRankBlock(PipelineStep):
             for index, line in enumerate(f):
                 obj = orjson.loads(line)
                 self.stat_update(StatHints.total)
-                yield Document(text=obj["text"], id=obj["id"],
-                               metadata={"source": obj.get("source"), "line": obj.get("line"), "index": index})
+                yield Document(
+                    text=obj["text"],
+                    id=obj["id"],
+                    metadata={"source": obj.get("source"), "line": obj.get("line"), "index": index},
+                )
 
 
 class WriteRankBlock(PipelineStep):

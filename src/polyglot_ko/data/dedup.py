@@ -68,8 +68,7 @@ def find_exact_duplicates(hash_files: Sequence[Path], part: int = 0, parts: int 
         chunk = np.empty(len(sel), dtype=[("hash", "<u8"), ("task", "<u4"), ("index", "<u4")])
         chunk["hash"], chunk["task"], chunk["index"] = sel["hash"], task, sel["index"]
         chunks.append(chunk)
-    allh = np.concatenate(chunks) if chunks else np.empty(0, dtype=[("hash", "<u8"), ("task", "<u4"),
-                                                                     ("index", "<u4")])
+    allh = np.concatenate(chunks) if chunks else np.empty(0, dtype=[("hash", "<u8"), ("task", "<u4"), ("index", "<u4")])
     allh.sort(order=["hash", "task", "index"])
     dup = np.zeros(len(allh), dtype=bool)
     if len(allh) > 1:
@@ -85,8 +84,13 @@ def minhash_config(threshold: float = 0.8, num_buckets: int = 14, n_grams: int =
     rows = max(1, round(math.log(1.0 / num_buckets) / math.log(threshold)))
     # 32-bit signatures: 4x less bucket data than 64-bit and a 1-in-4-billion chance per hash of a false
     # collision, irrelevant next to the LSH's own approximation.
-    return MinhashConfig(n_grams=n_grams, num_buckets=num_buckets, hashes_per_bucket=rows, seed=seed,
-                         hash_config=HashConfig(precision=32, hash_fc="xxhash"))
+    return MinhashConfig(
+        n_grams=n_grams,
+        num_buckets=num_buckets,
+        hashes_per_bucket=rows,
+        seed=seed,
+        hash_config=HashConfig(precision=32, hash_fc="xxhash"),
+    )
 
 
 def lsh_threshold(config) -> float:
@@ -101,15 +105,14 @@ def char_shingles(text: str, n: int) -> np.ndarray:
     """
     s = _WS.sub(" ", text.lower()).strip()
     if len(s) < n:
-        return np.empty((0, 1), dtype=np.uint64) if not s else \
-            np.array([[text_hash(s)]], dtype=np.uint64)
+        return np.empty((0, 1), dtype=np.uint64) if not s else np.array([[text_hash(s)]], dtype=np.uint64)
     codes = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     k = len(codes) - n + 1
     h = np.zeros(k, dtype=np.uint64)
     mult = np.uint64(0x100000001B3)
     with np.errstate(over="ignore"):
         for j in range(n):
-            h = h * mult + codes[j:j + k] + np.uint64(j + 1)
+            h = h * mult + codes[j : j + k] + np.uint64(j + 1)
         # final avalanche (splitmix64) so nearby n-grams do not give nearby hashes
         h ^= h >> np.uint64(30)
         h *= np.uint64(0xBF58476D1CE4E5B9)
@@ -155,13 +158,14 @@ class KoreanMinhashSignature(MinhashDedupSignature):
         if self.wrapping_parameters is None:
             a, b = self.parameters
             if self.config.hash_config.precision == 32:
-                self.wrapping_parameters = ((a & np.uint64(0xFFFFFFFF)).astype(np.uint32) | np.uint32(1),
-                                            (b & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+                self.wrapping_parameters = (
+                    (a & np.uint64(0xFFFFFFFF)).astype(np.uint32) | np.uint32(1),
+                    (b & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+                )
             else:
                 self.wrapping_parameters = (a | np.uint64(1), b)
         a, b = self.wrapping_parameters
-        x = shingles if self.config.hash_config.precision == 64 else \
-            (shingles >> np.uint64(32)).astype(np.uint32)
+        x = shingles if self.config.hash_config.precision == 64 else (shingles >> np.uint64(32)).astype(np.uint32)
         with np.errstate(over="ignore"):
             mins = (x * a + b).min(axis=0)
         return [v.tolist() for v in np.split(mins, self.config.num_buckets)]

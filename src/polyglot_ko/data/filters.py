@@ -23,10 +23,18 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-QUALITY_REASONS = ("too_short", "too_long_doc", "mean_word_length", "symbol_ratio", "bullet_lines",
-                   "ellipsis_lines", "alphabetic_words", "korean_ratio")
-
 from ..errors import UserError
+
+QUALITY_REASONS = (
+    "too_short",
+    "too_long_doc",
+    "mean_word_length",
+    "symbol_ratio",
+    "bullet_lines",
+    "ellipsis_lines",
+    "alphabetic_words",
+    "korean_ratio",
+)
 
 
 @dataclass
@@ -57,21 +65,28 @@ class QualityConfig:
 
     def validate(self) -> QualityConfig:
         """Each threshold is None or a finite number >= 0 (ratios at most 1), and every min <= its max."""
-        ratios = ("max_symbol_word_ratio", "max_bullet_lines", "max_ellipsis_lines", "min_alphabetic_words",
-                  "min_korean_ratio")
+        ratios = (
+            "max_symbol_word_ratio",
+            "max_bullet_lines",
+            "max_ellipsis_lines",
+            "min_alphabetic_words",
+            "min_korean_ratio",
+        )
         for name, value in asdict(self).items():
             if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise UserError(f"quality {name}={value!r}: must be a number >= 0 (or None to turn the rule off)",
-                                param=name)
+                raise UserError(
+                    f"quality {name}={value!r}: must be a number >= 0 (or None to turn the rule off)", param=name
+                )
             if name in ratios and value > 1:
                 raise UserError(f"quality {name}={value!r}: is a fraction, give a value in [0, 1]", param=name)
         for low, high in (("min_chars", "max_chars"), ("min_mean_word_length", "max_mean_word_length")):
             a, b = getattr(self, low), getattr(self, high)
             if a is not None and b is not None and a > b:
-                raise UserError(f"quality {low}={a} is above {high}={b}: no document could pass; lower {low}",
-                                param=low)
+                raise UserError(
+                    f"quality {low}={a} is above {high}={b}: no document could pass; lower {low}", param=low
+                )
         return self
 
 
@@ -110,11 +125,15 @@ def check_quality(text: str, config: QualityConfig | None = None) -> str | None:
     if c.max_bullet_lines is not None or c.max_ellipsis_lines is not None:
         lines = [line for line in text.split("\n") if line.strip()]
         if lines:
-            if c.max_bullet_lines is not None and \
-                    sum(1 for line in lines if _BULLET.match(line)) / len(lines) > c.max_bullet_lines:
+            if (
+                c.max_bullet_lines is not None
+                and sum(1 for line in lines if _BULLET.match(line)) / len(lines) > c.max_bullet_lines
+            ):
                 return "bullet_lines"
-            if c.max_ellipsis_lines is not None and \
-                    sum(1 for line in lines if _ELLIPSIS_END.search(line)) / len(lines) > c.max_ellipsis_lines:
+            if (
+                c.max_ellipsis_lines is not None
+                and sum(1 for line in lines if _ELLIPSIS_END.search(line)) / len(lines) > c.max_ellipsis_lines
+            ):
                 return "ellipsis_lines"
     if c.min_alphabetic_words is not None:
         search = _LETTER.search

@@ -42,8 +42,16 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "polyglot-ko-indexed/1"
 
 # megatron-core's DType codes.
-DTYPE_CODES: dict[int, type] = {1: np.uint8, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64,
-                                6: np.float64, 7: np.float32, 8: np.uint16}
+DTYPE_CODES: dict[int, type] = {
+    1: np.uint8,
+    2: np.int8,
+    3: np.int16,
+    4: np.int32,
+    5: np.int64,
+    6: np.float64,
+    7: np.float32,
+    8: np.uint16,
+}
 CODE_OF_DTYPE = {np.dtype(v): k for k, v in DTYPE_CODES.items()}
 _HEADER_SIZE = 9 + 8 + 1 + 8 + 8
 
@@ -82,8 +90,10 @@ class IndexedDatasetWriter:
         self.prefix = Path(path_prefix)
         self.dtype = np.dtype(dtype)
         if self.dtype not in CODE_OF_DTYPE:
-            raise UserError(f"indexed dataset dtype {self.dtype} is not one of the Megatron codes; use uint16 "
-                            f"(vocabularies up to 65,536) or int32")
+            raise UserError(
+                f"indexed dataset dtype {self.dtype} is not one of the Megatron codes; use uint16 "
+                f"(vocabularies up to 65,536) or int32"
+            )
         if self.dtype.kind in "iu":
             info = np.iinfo(self.dtype)
             self._min, self._max = int(info.min), int(info.max)
@@ -114,14 +124,17 @@ class IndexedDatasetWriter:
             arr = arr.reshape(-1)
         if arr.size and self._min is not None:
             if arr.dtype.kind not in "iub":
-                raise UserError(f"{self.prefix}: document {self.documents} has non-integer tokens ({arr.dtype}); "
-                                f"pass token ids")
+                raise UserError(
+                    f"{self.prefix}: document {self.documents} has non-integer tokens ({arr.dtype}); pass token ids"
+                )
             lo, hi = int(arr.min()), int(arr.max())
             if lo < self._min or hi > self._max:
                 bad = lo if lo < self._min else hi
-                raise UserError(f"{self.prefix}: token id {bad} in document {self.documents} does not fit "
-                                f"{self.dtype} [{self._min}, {self._max}]; write with dtype=np.int32 or check "
-                                f"the tokenizer")
+                raise UserError(
+                    f"{self.prefix}: token id {bad} in document {self.documents} does not fit "
+                    f"{self.dtype} [{self._min}, {self._max}]; write with dtype=np.int32 or check "
+                    f"the tokenizer"
+                )
         arr = arr.astype(self.dtype, copy=False)
         self._pending.append(arr)
         self._pending_tokens += arr.size
@@ -230,8 +243,10 @@ class IndexedDataset:
         ip, bp = idx_path(self.prefix), bin_path(self.prefix)
         if not ip.is_file() or not bp.is_file():
             missing = ip if not ip.is_file() else bp
-            raise UserError(f"indexed dataset {self.prefix}: {missing} does not exist; pass the path prefix of a "
-                            f"prepared .bin/.idx pair (run `polyglot-ko prepare`)")
+            raise UserError(
+                f"indexed dataset {self.prefix}: {missing} does not exist; pass the path prefix of a "
+                f"prepared .bin/.idx pair (run `polyglot-ko prepare`)"
+            )
         size = ip.stat().st_size
         with open(ip, "rb") as f:
             head = f.read(_HEADER_SIZE)
@@ -257,11 +272,14 @@ class IndexedDataset:
         self.num_tokens = int(self.sizes.sum(dtype=np.int64))
         bin_size = bp.stat().st_size
         if bin_size != self.num_tokens * self.dtype.itemsize:
-            raise UserError(f"{bp} holds {bin_size} bytes but its index describes {self.num_tokens} "
-                            f"{self.dtype} tokens; the pair is inconsistent or truncated, re-run `polyglot-ko prepare`")
+            raise UserError(
+                f"{bp} holds {bin_size} bytes but its index describes {self.num_tokens} "
+                f"{self.dtype} tokens; the pair is inconsistent or truncated, re-run `polyglot-ko prepare`"
+            )
         # np.memmap refuses empty files; an empty dataset gets an empty array instead.
-        self.tokens: np.ndarray = (np.memmap(bp, mode="r", dtype=self.dtype) if bin_size
-                                   else np.zeros(0, dtype=self.dtype))
+        self.tokens: np.ndarray = (
+            np.memmap(bp, mode="r", dtype=self.dtype) if bin_size else np.zeros(0, dtype=self.dtype)
+        )
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -282,7 +300,7 @@ class IndexedDataset:
             raise IndexError(f"document {i} out of range for {self.prefix} with {n} documents")
         i %= n
         start = self._start(i)
-        return self.tokens[start:start + int(self.sizes[i])]
+        return self.tokens[start : start + int(self.sizes[i])]
 
     def get(self, i: int, offset: int = 0, length: int | None = None) -> np.ndarray:
         """Tokens [offset, offset+length) of document i (to its end when length is None)."""
@@ -295,8 +313,9 @@ class IndexedDataset:
             yield self[i]
 
     def __repr__(self) -> str:
-        return (f"IndexedDataset({str(self.prefix)!r}, documents={len(self)}, tokens={self.num_tokens}, "
-                f"dtype={self.dtype})")
+        return (
+            f"IndexedDataset({str(self.prefix)!r}, documents={len(self)}, tokens={self.num_tokens}, dtype={self.dtype})"
+        )
 
 
 # --- prepared-data folders -----------------------------------------------------------------------------
@@ -305,8 +324,11 @@ def tokenizer_record(tokenizer: Any) -> dict:
     if isinstance(tokenizer, dict):
         info = dict(tokenizer)
     else:
-        info = {"fingerprint": tokenizer.fingerprint, "vocab_size": int(tokenizer.vocab_size),
-                "endoftext_id": int(tokenizer.endoftext_id)}
+        info = {
+            "fingerprint": tokenizer.fingerprint,
+            "vocab_size": int(tokenizer.vocab_size),
+            "endoftext_id": int(tokenizer.endoftext_id),
+        }
     for key in ("fingerprint", "vocab_size", "endoftext_id"):
         if key not in info:
             raise UserError(f"tokenizer info lacks {key!r}; pass fingerprint, vocab_size and endoftext_id")
@@ -340,9 +362,14 @@ def _relative_prefix(folder: Path, prefix: Any) -> str:
     return p.as_posix()
 
 
-def write_manifest(folder: PathLike, shards: Sequence[Any], tokenizer_info: Any,
-                   valid_shards: Sequence[Any] | None = None, dtype: str = "uint16",
-                   extra: dict | None = None) -> Path:
+def write_manifest(
+    folder: PathLike,
+    shards: Sequence[Any],
+    tokenizer_info: Any,
+    valid_shards: Sequence[Any] | None = None,
+    dtype: str = "uint16",
+    extra: dict | None = None,
+) -> Path:
     """Write FOLDER/manifest.json atomically and return its path.
 
     shards / valid_shards: records `{"prefix", "documents", "tokens"}` (prefix relative to FOLDER, or absolute
@@ -396,8 +423,10 @@ def read_manifest(folder: PathLike) -> dict:
         for rec in manifest.get(split) or []:
             prefix = folder / rec["prefix"]
             if not exists(prefix):
-                raise UserError(f"{path}: shard {rec['prefix']} ({prefix}.bin/.idx) is missing; copy the whole "
-                                f"data folder or re-run `polyglot-ko prepare`")
+                raise UserError(
+                    f"{path}: shard {rec['prefix']} ({prefix}.bin/.idx) is missing; copy the whole "
+                    f"data folder or re-run `polyglot-ko prepare`"
+                )
     manifest["folder"] = str(folder.resolve())
     return manifest
 

@@ -30,7 +30,9 @@ _TAG_NAMES = (
 )
 _BLOCK_TAGS = re.compile(
     r"<\s*/?\s*(?:br|p|div|li|tr|h[1-6]|table|ul|ol|blockquote|section|article|header|footer|hr|dd|dt|pre)"
-    r"(?:\s[^<>]*)?/?\s*>", re.IGNORECASE)
+    r"(?:\s[^<>]*)?/?\s*>",
+    re.IGNORECASE,
+)
 _ANY_TAG = re.compile(rf"<\s*/?\s*(?:{_TAG_NAMES})(?:\s[^<>]*)?/?\s*>", re.IGNORECASE)
 _DROP_BLOCKS = re.compile(r"<(script|style|head)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)

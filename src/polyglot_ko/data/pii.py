@@ -51,12 +51,30 @@ PII_TYPES = tuple(sorted(PII_TOKENS))  # ("acc", "rrn", "tel"): the kinds, in re
 
 # Same-length mapping of full-width and typographic variants to ASCII (str.translate keeps positions).
 _FULLWIDTH = {0xFF10 + i: ord("0") + i for i in range(10)}
-_FULLWIDTH.update({
-    0xFF0D: ord("-"), 0x2010: ord("-"), 0x2011: ord("-"), 0x2012: ord("-"), 0x2013: ord("-"),
-    0x2014: ord("-"), 0x2015: ord("-"), 0x2212: ord("-"), 0xFE63: ord("-"), 0xFF0E: ord("."),
-    0xFF08: ord("("), 0xFF09: ord(")"), 0xFF0B: ord("+"), 0x3000: ord(" "), 0x00A0: ord(" "),
-    0x2002: ord(" "), 0x2003: ord(" "), 0x2009: ord(" "), 0x202F: ord(" "), 0xFF0A: ord("*"),
-})
+_FULLWIDTH.update(
+    {
+        0xFF0D: ord("-"),
+        0x2010: ord("-"),
+        0x2011: ord("-"),
+        0x2012: ord("-"),
+        0x2013: ord("-"),
+        0x2014: ord("-"),
+        0x2015: ord("-"),
+        0x2212: ord("-"),
+        0xFE63: ord("-"),
+        0xFF0E: ord("."),
+        0xFF08: ord("("),
+        0xFF09: ord(")"),
+        0xFF0B: ord("+"),
+        0x3000: ord(" "),
+        0x00A0: ord(" "),
+        0x2002: ord(" "),
+        0x2003: ord(" "),
+        0x2009: ord(" "),
+        0x202F: ord(" "),
+        0xFF0A: ord("*"),
+    }
+)
 _NEEDS_VIEW = re.compile("[" + "".join(re.escape(chr(c)) for c in _FULLWIDTH) + "]")
 _HAS_DIGIT = re.compile(r"[0-9]")
 
@@ -89,8 +107,21 @@ _TEL = re.compile(
 )
 _SERVICE = re.compile(r"1[568][0-9]{2}-[0-9]{4}")
 
-_ACC_STRONG = {(6, 2, 6), (3, 3, 6), (4, 3, 6), (3, 6, 5), (4, 2, 7), (3, 4, 4, 2), (3, 2, 6), (3, 6, 2, 3),
-               (3, 2, 4, 3), (4, 4, 4, 1), (6, 2, 5), (4, 4, 5), (3, 3, 2, 6)}
+_ACC_STRONG = {
+    (6, 2, 6),
+    (3, 3, 6),
+    (4, 3, 6),
+    (3, 6, 5),
+    (4, 2, 7),
+    (3, 4, 4, 2),
+    (3, 2, 6),
+    (3, 6, 2, 3),
+    (3, 2, 4, 3),
+    (4, 4, 4, 1),
+    (6, 2, 5),
+    (4, 4, 5),
+    (3, 3, 2, 6),
+}
 # Banks that end the number with a one-digit check group: 대구은행 and 수협 508-10-284716-3 (3-2-6-1), 새마을금고
 # 9002-1234-5678-9 (4-4-4-1, also in _ACC_STRONG); see _classify for the rule (dashes and an account word).
 _CARD_SHAPES = {(4, 4, 4, 4), (4, 6, 5), (16,), (15,)}
@@ -98,19 +129,103 @@ _CARD_PREFIX = re.compile(r"3[47]|3[05689]|4|5[1-5]|2[2-7]|6|9")
 
 # Keywords near a number. The nearest one (before within _CTX_BEFORE chars or after within _CTX_AFTER)
 # decides ambiguous cases.
-_ACC_WORDS = ("계좌", "입금", "예금주", "송금", "이체", "통장", "은행", "뱅크", "신한", "농협", "우체국",
-              "새마을금고", "신협", "수협", "카뱅", "토스", "가상", "후원", "account", "KB", "NH", "IBK", "SC")
-_NEG_WORDS = ("사업자", "법인", "운송장", "송장", "택배", "배송", "등기", "주문", "결제번호", "승인번호",
-              "ISBN", "isbn", "바코드", "모델", "제품", "상품", "코드", "우편", "일련", "시리얼", "serial",
-              "고유번호", "특허", "출원", "사건", "의안", "고시", "관리번호", "접수번호", "예약번호", "회원번호",
-              "학번", "사번", "차량", "트래킹", "tracking", "invoice", "order")
-_TEL_WORDS = ("전화", "연락", "문의", "콜센터", "고객센터", "상담", "대표번호", "휴대폰", "핸드폰", "폰", "팩스",
-              "TEL", "Tel", "tel", "FAX", "Fax", "fax", "☎", "☏", "📞", "H.P", "HP", "번호로")
+_ACC_WORDS = (
+    "계좌",
+    "입금",
+    "예금주",
+    "송금",
+    "이체",
+    "통장",
+    "은행",
+    "뱅크",
+    "신한",
+    "농협",
+    "우체국",
+    "새마을금고",
+    "신협",
+    "수협",
+    "카뱅",
+    "토스",
+    "가상",
+    "후원",
+    "account",
+    "KB",
+    "NH",
+    "IBK",
+    "SC",
+)
+_NEG_WORDS = (
+    "사업자",
+    "법인",
+    "운송장",
+    "송장",
+    "택배",
+    "배송",
+    "등기",
+    "주문",
+    "결제번호",
+    "승인번호",
+    "ISBN",
+    "isbn",
+    "바코드",
+    "모델",
+    "제품",
+    "상품",
+    "코드",
+    "우편",
+    "일련",
+    "시리얼",
+    "serial",
+    "고유번호",
+    "특허",
+    "출원",
+    "사건",
+    "의안",
+    "고시",
+    "관리번호",
+    "접수번호",
+    "예약번호",
+    "회원번호",
+    "학번",
+    "사번",
+    "차량",
+    "트래킹",
+    "tracking",
+    "invoice",
+    "order",
+)
+_TEL_WORDS = (
+    "전화",
+    "연락",
+    "문의",
+    "콜센터",
+    "고객센터",
+    "상담",
+    "대표번호",
+    "휴대폰",
+    "핸드폰",
+    "폰",
+    "팩스",
+    "TEL",
+    "Tel",
+    "tel",
+    "FAX",
+    "Fax",
+    "fax",
+    "☎",
+    "☏",
+    "📞",
+    "H.P",
+    "HP",
+    "번호로",
+)
 _RRN_WORDS = ("주민", "외국인등록", "생년월일")
-_KEYWORDS = re.compile("|".join(
-    f"(?P<{name}>{'|'.join(re.escape(w) for w in sorted(words, key=len, reverse=True))})"
-    for name, words in (("acc", _ACC_WORDS), ("neg", _NEG_WORDS), ("tel", _TEL_WORDS), ("rrn", _RRN_WORDS))
-))
+_KEYWORDS = re.compile(
+    "|".join(
+        f"(?P<{name}>{'|'.join(re.escape(w) for w in sorted(words, key=len, reverse=True))})"
+        for name, words in (("acc", _ACC_WORDS), ("neg", _NEG_WORDS), ("tel", _TEL_WORDS), ("rrn", _RRN_WORDS))
+    )
+)
 _CTX_BEFORE = 24
 _CTX_AFTER = 12
 
@@ -190,8 +305,9 @@ class PIIMasker:
         self.cards = cards and acc
 
     # -- classification of one group sequence ------------------------------------------------------------
-    def _classify(self, view: str, groups: list[str], kinds: list[str], intl: bool, start: int, end: int,
-                  ctx: dict) -> tuple[str, bool] | None:
+    def _classify(
+        self, view: str, groups: list[str], kinds: list[str], intl: bool, start: int, end: int, ctx: dict
+    ) -> tuple[str, bool] | None:
         n = len(groups)
         paren = bool(kinds) and kinds[0] == ")"
         rest = kinds[1:] if paren else kinds
@@ -203,9 +319,8 @@ class PIIMasker:
         L = len(digits)
         if L >= 9 and digits == (digits[:2] * L)[:L]:
             return None  # 1010101010101, 0000000000: filler, not anyone's number
-        nxt = view[end:end + 2]
-        if nxt and nxt.isascii() and (nxt[0].isalpha() or nxt[0] == "_" or
-                                      (nxt[0] in "./" and nxt[1:].isalpha())):
+        nxt = view[end : end + 2]
+        if nxt and nxt.isascii() and (nxt[0].isalpha() or nxt[0] == "_" or (nxt[0] in "./" and nxt[1:].isalpha())):
             return None  # part of a code, file name or URL path (2010021101634.html, 0200000000AKR)
 
         def keyword() -> str | None:
@@ -260,8 +375,15 @@ class PIIMasker:
             # The check-digit family: three or more dashed groups of 2+ digits, then one check digit
             # (3-2-6-1, 3-3-6-1, 3-4-4-1, ...), only next to an account word, and never a phone number
             # with a digit after it (010-1234-5678-9).
-            if (n >= 4 and sep == "-" and shape[-1] == 1 and min(shape[:-1]) >= 2 and L >= 11
-                    and not _TEL.fullmatch("-".join(groups[:-1])) and keyword() == "acc"):
+            if (
+                n >= 4
+                and sep == "-"
+                and shape[-1] == 1
+                and min(shape[:-1]) >= 2
+                and L >= 11
+                and not _TEL.fullmatch("-".join(groups[:-1]))
+                and keyword() == "acc"
+            ):
                 return "acc", False
         return None
 
@@ -294,7 +416,7 @@ class PIIMasker:
                         if m.group("open") and not (k > 1 and kinds[0] == ")") and m.group("intl") is None:
                             span_start = m.start("body")  # "(010-1234-5678)": keep the parentheses
                     span_end = spans[k - 1][1]
-                    res = self._classify(view, groups[i:k], kinds[i:k - 1], intl, span_start, span_end, {})
+                    res = self._classify(view, groups[i:k], kinds[i : k - 1], intl, span_start, span_end, {})
                     if res is not None:
                         out.append(PIIMatch(res[0], span_start, span_end, text[span_start:span_end], res[1]))
                         i = k
@@ -311,9 +433,10 @@ class PIIMasker:
             added = False
             for m in _RRN_PARTIAL.finditer(view):
                 d = m.group()
-                if _valid_date(int(d[:2]), int(d[2:4]), int(d[4:6]), 1900 if int(d[:2]) > 30 else 2000) \
-                        and not any(a < m.end() and m.start() < b for a, b in taken):
-                    out.append(PIIMatch("rrn", m.start(), m.end(), text[m.start():m.end()]))
+                if _valid_date(int(d[:2]), int(d[2:4]), int(d[4:6]), 1900 if int(d[:2]) > 30 else 2000) and not any(
+                    a < m.end() and m.start() < b for a, b in taken
+                ):
+                    out.append(PIIMatch("rrn", m.start(), m.end(), text[m.start() : m.end()]))
                     added = True
             if added:
                 out.sort(key=lambda p: p.start)
@@ -328,7 +451,7 @@ class PIIMasker:
         parts = []
         pos = 0
         for p in matches:
-            parts.append(text[pos:p.start])
+            parts.append(text[pos : p.start])
             parts.append(PII_TOKENS[p.type])
             counts[p.type] += 1
             if p.card:

@@ -56,6 +56,7 @@ def _check_config(out: Path, config: dict) -> None:
     if path.exists():
         old = json.loads(path.read_text())
         if old != config:
+
             def flat(d: dict, prefix: str = "") -> dict:
                 out = {}
                 for k, v in d.items():
@@ -64,16 +65,26 @@ def _check_config(out: Path, config: dict) -> None:
 
             a, b = flat(old), flat(config)
             changed = sorted(k.split("options.", 1)[-1] for k in set(a) | set(b) if a.get(k) != b.get(k))
-            raise UserError(f"{out}: was prepared with different settings ({', '.join(changed)}); resume with "
-                            f"the same options (--tasks defaults to --workers), use a new --out folder, or "
-                            f"--overwrite to start over")
+            raise UserError(
+                f"{out}: was prepared with different settings ({', '.join(changed)}); resume with "
+                f"the same options (--tasks defaults to --workers), use a new --out folder, or "
+                f"--overwrite to start over"
+            )
     else:
         atomic_write_json(path, config)
 
 
-def prepare(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: str | os.PathLike,
-            tokenizer: str | os.PathLike | None = None, workers: int = 2, valid_fraction: float = 0.0,
-            tasks: int | None = None, overwrite: bool = False, quiet: bool = False, **step_options: Any) -> dict:
+def prepare(
+    inputs: str | os.PathLike | Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    tokenizer: str | os.PathLike | None = None,
+    workers: int = 2,
+    valid_fraction: float = 0.0,
+    tasks: int | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+    **step_options: Any,
+) -> dict:
     """Clean, filter, deduplicate, mask and (with `tokenizer`) tokenize `inputs` into the folder `out`.
 
     step_options (defaults in brackets): text_field ["text"], txt_mode ["line"], max_chars [5,000,000],
@@ -168,8 +179,13 @@ def _accounting(steps: dict) -> dict:
     return {
         "documents": docs,
         "characters": {"input": read.get("chars_out", 0), "kept": write.get("chars_out", 0)},
-        "pii": {"acc": pii.get("pii:acc", 0), "rrn": pii.get("pii:rrn", 0), "tel": pii.get("pii:tel", 0),
-                "cards": pii.get("pii:card", 0), "documents": pii.get("docs_with_pii", 0)},
+        "pii": {
+            "acc": pii.get("pii:acc", 0),
+            "rrn": pii.get("pii:rrn", 0),
+            "tel": pii.get("pii:tel", 0),
+            "cards": pii.get("pii:card", 0),
+            "documents": pii.get("docs_with_pii", 0),
+        },
     }
 
 

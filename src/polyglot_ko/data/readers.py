@@ -152,8 +152,10 @@ def resolve_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> l
         if p.is_dir():
             found = sorted(q for q in p.rglob("*") if q.is_file() and _kind(q) and not q.name.startswith("."))
             if not found:
-                raise UserError(f"{s}: folder holds no {', '.join(SUPPORTED_SUFFIXES)} files; "
-                                "point --input at the files or the folder that holds them")
+                raise UserError(
+                    f"{s}: folder holds no {', '.join(SUPPORTED_SUFFIXES)} files; "
+                    "point --input at the files or the folder that holds them"
+                )
             for q in found:
                 add(q)
         elif p.is_file():
@@ -164,8 +166,10 @@ def resolve_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> l
             found = sorted(Path(m) for m in glob.glob(os.path.expanduser(s), recursive=True))
             found = [q for q in found if q.is_file() and _kind(q)]
             if not found:
-                raise UserError(f"{s}: the pattern matches no {', '.join(SUPPORTED_SUFFIXES)} files; "
-                                "check the pattern (quote it so the shell does not expand it)")
+                raise UserError(
+                    f"{s}: the pattern matches no {', '.join(SUPPORTED_SUFFIXES)} files; "
+                    "check the pattern (quote it so the shell does not expand it)"
+                )
             for q in found:
                 add(q)
         else:
@@ -201,8 +205,9 @@ Problem = Callable[[ReadProblem], None]
 class _Reader:
     """Shared per-record checks; one instance per iter_documents call."""
 
-    def __init__(self, text_field: str, id_field: str | None, max_chars: int, stats: ReadStats,
-                 on_problem: Problem | None):
+    def __init__(
+        self, text_field: str, id_field: str | None, max_chars: int, stats: ReadStats, on_problem: Problem | None
+    ):
         self.text_field = text_field
         self.id_field = id_field
         self.max_chars = max_chars
@@ -220,16 +225,14 @@ class _Reader:
             self.problem("empty", source, line, "empty or whitespace-only text", text)
             return None
         if len(text) > self.max_chars:
-            self.problem("too_long", source, line, f"{len(text):,} characters > max_chars {self.max_chars:,}",
-                         text)
+            self.problem("too_long", source, line, f"{len(text):,} characters > max_chars {self.max_chars:,}", text)
             return None
         self.stats.records += 1
         self.stats.documents += 1
         self.stats.chars += len(text)
         return RawDocument(text, source, line, doc_id if doc_id is not None else f"{Path(source).name}:{line}")
 
-    def share(self, records: Iterable[tuple[int, bytes]], src: str, rank: int, world: int
-              ) -> Iterator[tuple[int, str]]:
+    def share(self, records: Iterable[tuple[int, bytes]], src: str, rank: int, world: int) -> Iterator[tuple[int, str]]:
         """This task's records (every `world`-th from `rank`) as (line, text); invalid UTF-8 is reported."""
         for index, (lineno, raw) in enumerate(records):
             if index % world != rank:
@@ -296,8 +299,9 @@ class _Reader:
             # Every row counts as a missing field, so the totals still add up and the report says why.
             for row in range(1, pf.metadata.num_rows + 1):
                 if (row - 1) % world == rank:
-                    self.problem("missing_field", src, row,
-                                 f"column {self.text_field!r} not in {names[:10]}; use --text-field")
+                    self.problem(
+                        "missing_field", src, row, f"column {self.text_field!r} not in {names[:10]}; use --text-field"
+                    )
             return
         columns = [self.text_field] + ([self.id_field] if self.id_field and self.id_field in names else [])
         row = 0

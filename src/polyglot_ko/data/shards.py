@@ -63,8 +63,7 @@ def tokenize_clean(out: Path, tokenizer_path: str, valid_fraction: float, batch_
     shards: dict[str, list[dict]] = {"train": [], "valid": []}
     totals = {"train_tokens": 0, "valid_tokens": 0, "train_documents": 0, "valid_documents": 0}
     t0 = time.perf_counter()
-    bar = tqdm(total=sum(p.stat().st_size for p in clean), unit="B", unit_scale=True, desc="tokenize",
-               file=sys.stderr)
+    bar = tqdm(total=sum(p.stat().st_size for p in clean), unit="B", unit_scale=True, desc="tokenize", file=sys.stderr)
     for path in clean:
         stem = path.name.split(".")[0]
         splits = ("train", "valid") if valid_fraction > 0 else ("train",)
@@ -75,13 +74,18 @@ def tokenize_clean(out: Path, tokenizer_path: str, valid_fraction: float, batch_
                 w.abort()
                 continue
             w.finalize()
-            shards[split].append({"prefix": f"tokens/{split}-{stem}", "documents": counts[split][0],
-                                  "tokens": counts[split][1]})
+            shards[split].append(
+                {"prefix": f"tokens/{split}-{stem}", "documents": counts[split][0], "tokens": counts[split][1]}
+            )
         for split, (documents, tokens) in counts.items():
             totals[f"{split}_documents"] += documents
             totals[f"{split}_tokens"] += tokens
         bar.update(path.stat().st_size)
     bar.close()
     write_manifest(out, shards["train"], tok, valid_shards=shards["valid"] or None, dtype=np.dtype(dtype).name)
-    return {"tokens": totals["train_tokens"] + totals["valid_tokens"], **totals, "fingerprint": tok.fingerprint,
-            "seconds": round(time.perf_counter() - t0, 3)}
+    return {
+        "tokens": totals["train_tokens"] + totals["valid_tokens"],
+        **totals,
+        "fingerprint": tok.fingerprint,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }

@@ -45,8 +45,23 @@ from .readers import DEFAULT_MAX_CHARS
 
 WORK = "work"
 # The steps FOLDER/stats.json reports, in this order (the other blocks only move documents between stages).
-STEP_ORDER = ("read", "nfc", "html", "whitespace", "repeats", "quality", "exact_hash", "exact_dedup",
-              "minhash", "near_dedup", "pii", "write", "write_filtered", "write_deduped", "exact_find")
+STEP_ORDER = (
+    "read",
+    "nfc",
+    "html",
+    "whitespace",
+    "repeats",
+    "quality",
+    "exact_hash",
+    "exact_dedup",
+    "minhash",
+    "near_dedup",
+    "pii",
+    "write",
+    "write_filtered",
+    "write_deduped",
+    "exact_find",
+)
 
 
 def default_options() -> dict:
@@ -67,8 +82,7 @@ def default_options() -> dict:
     }
 
 
-def build_stages(inputs: list[str], out: Path, tasks: int, options: dict | None = None
-                 ) -> list[tuple[str, list, int]]:
+def build_stages(inputs: list[str], out: Path, tasks: int, options: dict | None = None) -> list[tuple[str, list, int]]:
     """The pipeline as (stage name, datatrove blocks, number of tasks), for any datatrove executor.
 
     options: step options as for `prepare` (missing ones take the defaults). Give each stage's executor
@@ -78,9 +92,14 @@ def build_stages(inputs: list[str], out: Path, tasks: int, options: dict | None 
     o = {**default_options(), **(options or {})}
     work = Path(out) / WORK
     stages: list[tuple[str, list, int]] = []
-    clean = [ReadBlock(inputs, o["text_field"], o["txt_mode"], o["max_chars"], reject_writer(str(work), "read")),
-             NFCFormatter(), HTMLFormatter(), WhitespaceFormatter(), RepeatFormatter(o["max_repeats"]),
-             KoreanQualityFilter(o["quality"], exclusion_writer=reject_writer(str(work), "quality"))]
+    clean = [
+        ReadBlock(inputs, o["text_field"], o["txt_mode"], o["max_chars"], reject_writer(str(work), "read")),
+        NFCFormatter(),
+        HTMLFormatter(),
+        WhitespaceFormatter(),
+        RepeatFormatter(o["max_repeats"]),
+        KoreanQualityFilter(o["quality"], exclusion_writer=reject_writer(str(work), "quality")),
+    ]
     if o["exact_dedup"]:
         clean.append(ExactHashBlock(str(work / "exact")))
     clean.append(WriteRankBlock(str(work / "filtered"), "write_filtered"))
@@ -91,8 +110,11 @@ def build_stages(inputs: list[str], out: Path, tasks: int, options: dict | None 
             stages.append(("exact", [ExactFindBlock(str(work / "exact"), tasks)], tasks))
         dedup: list = [ReadRankBlock(str(source))]
         if o["exact_dedup"]:
-            dedup.append(ExactDuplicateFilter(str(work / "exact" / "remove"), tasks,
-                                              exclusion_writer=reject_writer(str(work), "exact_dedup")))
+            dedup.append(
+                ExactDuplicateFilter(
+                    str(work / "exact" / "remove"), tasks, exclusion_writer=reject_writer(str(work), "exact_dedup")
+                )
+            )
         if o["near_dedup"]:
             cfg = minhash_config(o["near_dedup_threshold"], o["minhash_buckets"], o["minhash_ngrams"], o["seed"])
             dedup.append(MinhashBlock(str(work / "minhash" / "signatures"), cfg))
@@ -101,15 +123,35 @@ def build_stages(inputs: list[str], out: Path, tasks: int, options: dict | None 
         source = work / "deduped"
         if o["near_dedup"]:
             mh = work / "minhash"
-            stages.append(("buckets", [MinhashDedupBuckets(input_folder=str(mh / "signatures"),
-                                                           output_folder=str(mh / "buckets"), config=cfg)],
-                           cfg.num_buckets))
-            stages.append(("cluster", [MinhashDedupCluster(input_folder=str(mh / "buckets"),
-                                                           output_folder=str(mh / "remove"), config=cfg)], 1))
+            stages.append(
+                (
+                    "buckets",
+                    [
+                        MinhashDedupBuckets(
+                            input_folder=str(mh / "signatures"), output_folder=str(mh / "buckets"), config=cfg
+                        )
+                    ],
+                    cfg.num_buckets,
+                )
+            )
+            stages.append(
+                (
+                    "cluster",
+                    [
+                        MinhashDedupCluster(
+                            input_folder=str(mh / "buckets"), output_folder=str(mh / "remove"), config=cfg
+                        )
+                    ],
+                    1,
+                )
+            )
     final: list = [ReadRankBlock(str(source))]
     if o["near_dedup"]:
-        final.append(NearDuplicateFilter(str(work / "minhash" / "remove"),
-                                         exclusion_writer=reject_writer(str(work), "near_dedup")))
+        final.append(
+            NearDuplicateFilter(
+                str(work / "minhash" / "remove"), exclusion_writer=reject_writer(str(work), "near_dedup")
+            )
+        )
     if o["mask_pii"]:
         final.append(PIIFormatter(cards=o["mask_cards"]))
     final.append(WriteRankBlock(str(Path(out) / "clean"), "write", compresslevel=6))
@@ -129,9 +171,19 @@ def run_stages(stages: list[tuple[str, list, int]], out: Path, workers: int) -> 
     logs = Path(out) / WORK / "logs"
     executors: list[tuple[str, LocalPipelineExecutor]] = []
     for name, blocks, n in stages:
-        executors.append((name, LocalPipelineExecutor(pipeline=blocks, tasks=n, workers=min(workers, n),
-                                                      logging_dir=str(logs / name), skip_completed=True,
-                                                      depends=executors[-1][1] if executors else None)))
+        executors.append(
+            (
+                name,
+                LocalPipelineExecutor(
+                    pipeline=blocks,
+                    tasks=n,
+                    workers=min(workers, n),
+                    logging_dir=str(logs / name),
+                    skip_completed=True,
+                    depends=executors[-1][1] if executors else None,
+                ),
+            )
+        )
 
     def pending() -> list[tuple[str, list[int]]]:
         incomplete = [(name, ex.get_incomplete_ranks()) for name, ex in executors]
@@ -149,8 +201,12 @@ def run_stages(stages: list[tuple[str, list, int]], out: Path, workers: int) -> 
     total = sum(len(ranks) for _, ranks in todo)
     bar = tqdm(total=total, desc="prepare", unit="task", file=sys.stderr)
     with open(logs / "console.log", "ab") as console:
-        proc = subprocess.Popen([sys.executable, "-m", "polyglot_ko.data.stages", str(logs / "executor.pik")],
-                                stdout=console, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "polyglot_ko.data.stages", str(logs / "executor.pik")],
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         try:
             while proc.poll() is None:
                 time.sleep(0.2)
@@ -162,8 +218,10 @@ def run_stages(stages: list[tuple[str, list, int]], out: Path, workers: int) -> 
                 proc.kill()
             bar.close()
     for name, missing in pending():
-        raise UserError(f"{out}: stage {name!r} did not finish tasks {missing[:10]}; see {logs / name}/logs and "
-                        f"{logs / 'console.log'}, then run the same command again to resume")
+        raise UserError(
+            f"{out}: stage {name!r} did not finish tasks {missing[:10]}; see {logs / name}/logs and "
+            f"{logs / 'console.log'}, then run the same command again to resume"
+        )
 
 
 def _step_counts(stats: Stats) -> dict:
@@ -171,8 +229,10 @@ def _step_counts(stats: Stats) -> dict:
     chars_out, dropped:<reason>, the block's own counters, and seconds."""
     counts: dict[str, int] = {}
     # a Stats read back from JSON holds its metrics as saved (a number or a dict) until it is added to another
-    values = {label: int((m if isinstance(m, MetricStats) else MetricStats.from_dict(m)).total)
-              for label, m in stats.stats.items()}
+    values = {
+        label: int((m if isinstance(m, MetricStats) else MetricStats.from_dict(m)).total)
+        for label, m in stats.stats.items()
+    }
     for label, value in values.items():
         if label == "total":
             counts["docs_in"] = value
@@ -180,7 +240,7 @@ def _step_counts(stats: Stats) -> dict:
         elif label == "doc_len":
             counts["chars_out"] = value
         elif label.startswith("dropped_"):
-            counts["dropped:" + label[len("dropped_"):]] = value
+            counts["dropped:" + label[len("dropped_") :]] = value
         elif label not in ("dropped", "forwarded"):
             counts[label] = value
     return dict(sorted(counts.items()), seconds=round(stats.time_stats.total, 3))

@@ -48,8 +48,13 @@ _DATA = {
     "kobest_sentineg": ("sentineg", ("sentence", "label")),
 }
 # Display names and order of the model cards' tables.
-CARD_NAMES = {"kobest_copa": "COPA", "kobest_hellaswag": "HellaSwag", "kobest_boolq": "BoolQ",
-              "kobest_sentineg": "SentiNeg", "kobest_wic": "WiC"}
+CARD_NAMES = {
+    "kobest_copa": "COPA",
+    "kobest_hellaswag": "HellaSwag",
+    "kobest_boolq": "BoolQ",
+    "kobest_sentineg": "SentiNeg",
+    "kobest_wic": "WiC",
+}
 LM_EVAL_FEWSHOT_SEED = 1234
 
 
@@ -112,8 +117,10 @@ def _check_rows(rows: list[dict], task: str, where: str) -> list[dict]:
     for i, row in enumerate(rows):
         missing = [c for c in columns if c not in row]
         if missing:
-            raise UserError(f"{where} row {i + 1} lacks column(s) {', '.join(missing)}; {task} needs "
-                            f"{', '.join(columns)} (the skt/kobest_v1 layout)")
+            raise UserError(
+                f"{where} row {i + 1} lacks column(s) {', '.join(missing)}; {task} needs "
+                f"{', '.join(columns)} (the skt/kobest_v1 layout)"
+            )
     return rows
 
 
@@ -124,11 +131,15 @@ def load_split(task: str, split: str, data_dir: str | Path | None = None) -> lis
     if data_dir is not None:
         path = Path(data_dir) / config / f"{split}.jsonl"
         if not Path(data_dir).is_dir():
-            raise UserError(f"--data-dir {data_dir} is not a folder; pass a folder in the skt/kobest_v1 layout "
-                            f"(<config>/<split>.jsonl)")
+            raise UserError(
+                f"--data-dir {data_dir} is not a folder; pass a folder in the skt/kobest_v1 layout "
+                f"(<config>/<split>.jsonl)"
+            )
         if not path.is_file():
-            raise UserError(f"{path} is missing; --data-dir needs {config}/{split}.jsonl (the skt/kobest_v1 "
-                            f"layout), or leave --data-dir out to download {HUB_DATASET}")
+            raise UserError(
+                f"{path} is missing; --data-dir needs {config}/{split}.jsonl (the skt/kobest_v1 "
+                f"layout), or leave --data-dir out to download {HUB_DATASET}"
+            )
         rows = []
         with open(path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
@@ -136,19 +147,24 @@ def load_split(task: str, split: str, data_dir: str | Path | None = None) -> lis
                     try:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as e:
-                        raise UserError(f"{path} line {n} is not valid JSON ({e.msg}); "
-                                        f"fix or re-export the file") from None
+                        raise UserError(
+                            f"{path} line {n} is not valid JSON ({e.msg}); fix or re-export the file"
+                        ) from None
         return _check_rows(rows, task, str(path))
     try:
         import datasets
     except ImportError:
-        raise UserError("loading KOBEST from the hub needs the `datasets` package; pip install 'polyglot-ko[eval]' "
-                        "or pass --data-dir") from None
+        raise UserError(
+            "loading KOBEST from the hub needs the `datasets` package; pip install 'polyglot-ko[eval]' "
+            "or pass --data-dir"
+        ) from None
     try:
         ds = datasets.load_dataset(HUB_DATASET, config, split=split)
     except Exception as e:  # the hub, the network and the cache fail in many ways; all mean the same to a user
-        raise UserError(f"could not load {HUB_DATASET}/{config} ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                        f"pass --data-dir with a local copy in the hub's layout") from None
+        raise UserError(
+            f"could not load {HUB_DATASET}/{config} ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+            f"pass --data-dir with a local copy in the hub's layout"
+        ) from None
     return _check_rows([dict(r) for r in ds], task, f"{HUB_DATASET}/{config}/{split}")
 
 
@@ -162,8 +178,14 @@ class Request:
     rendered: Rendered
 
 
-def build_requests(task: str, test_docs: Sequence[dict], train_docs: Sequence[dict], shots: int,
-                   protocol: str = "polyglot", limit: int | None = None) -> list[Request]:
+def build_requests(
+    task: str,
+    test_docs: Sequence[dict],
+    train_docs: Sequence[dict],
+    shots: int,
+    protocol: str = "polyglot",
+    limit: int | None = None,
+) -> list[Request]:
     """Contexts in the reference order, with the reference's random draws (see the module docstring)."""
     if protocol not in PROTOCOLS:
         raise UserError(f"--protocol {protocol!r} is unknown; choose from {', '.join(PROTOCOLS)}")
@@ -197,8 +219,9 @@ def build_requests(task: str, test_docs: Sequence[dict], train_docs: Sequence[di
     return out
 
 
-def tokenize_requests(requests: Sequence[Request], encode: Callable[[str], list[int]],
-                      protocol: str = "polyglot") -> list[Question]:
+def tokenize_requests(
+    requests: Sequence[Request], encode: Callable[[str], list[int]], protocol: str = "polyglot"
+) -> list[Question]:
     """Token ids per the protocol: separate encodings (polyglot) or lm-eval 0.4's `_encode_pair` split."""
     questions = []
     for req in requests:
@@ -208,9 +231,9 @@ def tokenize_requests(requests: Sequence[Request], encode: Callable[[str], list[
         else:
             context = req.context
             stripped = context.rstrip()
-            moved = context[len(stripped):]
+            moved = context[len(stripped) :]
             ctx = encode(stripped)
-            conts = [encode(stripped + moved + c)[len(ctx):] for c in req.rendered.candidates]
+            conts = [encode(stripped + moved + c)[len(ctx) :] for c in req.rendered.candidates]
         questions.append(Question(ctx, conts))
     return questions
 
@@ -241,8 +264,9 @@ def _argmax(values: Sequence[float]) -> int:
 
 def metrics(golds: Sequence[int], lls: Sequence[Sequence[float]], choice_lengths: Sequence[Sequence[int]]) -> dict:
     preds = [_argmax(ll) for ll in lls]
-    preds_norm = [_argmax([v / n for v, n in zip(ll, lens, strict=True)])
-                  for ll, lens in zip(lls, choice_lengths, strict=True)]
+    preds_norm = [
+        _argmax([v / n for v, n in zip(ll, lens, strict=True)]) for ll, lens in zip(lls, choice_lengths, strict=True)
+    ]
     n = len(golds)
     return {
         "macro_f1": macro_f1(golds, preds),
@@ -275,11 +299,24 @@ def _check_options(tasks: Any, shots: Any, limit: int | None, protocol: str) -> 
     return task_list, shot_list
 
 
-def evaluate_kobest(model, tokenizer, tasks: Sequence[str] | str = TASKS, shots: Sequence[int] | str = (0, 5, 10, 50),
-                    data_dir: str | Path | None = None, limit: int | None = None, *, protocol: str = "polyglot",
-                    max_length: int | None = None, batch_size: int = 32, max_batch_tokens: int = 16384,
-                    prefix_reuse: bool = True, progress: bool = True, return_samples: bool = False,
-                    dtype: str = "float32", device: str = "cpu") -> dict:
+def evaluate_kobest(
+    model,
+    tokenizer,
+    tasks: Sequence[str] | str = TASKS,
+    shots: Sequence[int] | str = (0, 5, 10, 50),
+    data_dir: str | Path | None = None,
+    limit: int | None = None,
+    *,
+    protocol: str = "polyglot",
+    max_length: int | None = None,
+    batch_size: int = 32,
+    max_batch_tokens: int = 16384,
+    prefix_reuse: bool = True,
+    progress: bool = True,
+    return_samples: bool = False,
+    dtype: str = "float32",
+    device: str = "cpu",
+) -> dict:
     """Evaluate `model` on KOBEST tasks at each shot count; returns the results.json structure.
 
     model / tokenizer: objects or folders / hub ids (the tokenizer defaults to the model's folder when None).
@@ -320,9 +357,16 @@ def evaluate_kobest(model, tokenizer, tasks: Sequence[str] | str = TASKS, shots:
             questions = tokenize_requests(reqs, encode, protocol)
             desc = f"{task} {k}-shot"
             if prefix_reuse:
-                scored = score(model, questions, max_length=L, batch_size=batch_size,
-                               max_batch_tokens=max_batch_tokens, pad_id=pad_id(tokenizer), progress=progress,
-                               desc=desc)
+                scored = score(
+                    model,
+                    questions,
+                    max_length=L,
+                    batch_size=batch_size,
+                    max_batch_tokens=max_batch_tokens,
+                    pad_id=pad_id(tokenizer),
+                    progress=progress,
+                    desc=desc,
+                )
             else:
                 scored = score_plain(model, questions, max_length=L, progress=progress, desc=desc)
             lls = [[ll for ll, _ in row] for row in scored]
@@ -332,21 +376,39 @@ def evaluate_kobest(model, tokenizer, tasks: Sequence[str] | str = TASKS, shots:
             elapsed = time.perf_counter() - t0
             timing.setdefault(task, {})[str(k)] = elapsed
             truncated.setdefault(task, {})[str(k)] = sum(
-                1 for q in questions if len(q.context) + max(len(c) for c in q.continuations) > L + 1)
+                1 for q in questions if len(q.context) + max(len(c) for c in q.continuations) > L + 1
+            )
             if progress:
                 m = results[task][str(k)]
-                print(f"{desc}: macro_f1 {m['macro_f1']:.4f} acc {m['acc']:.4f} acc_norm {m['acc_norm']:.4f} "
-                      f"n {m['n']} ({elapsed:.1f} s)", flush=True)
+                print(
+                    f"{desc}: macro_f1 {m['macro_f1']:.4f} acc {m['acc']:.4f} acc_norm {m['acc_norm']:.4f} "
+                    f"n {m['n']} ({elapsed:.1f} s)",
+                    flush=True,
+                )
             if return_samples:
                 samples.setdefault(task, {})[str(k)] = [
-                    {"context": r.context, "candidates": list(r.rendered.candidates), "label": r.rendered.label,
-                     "loglikelihoods": ll, "pred": _argmax(ll)} for r, ll in zip(reqs, lls, strict=True)]
+                    {
+                        "context": r.context,
+                        "candidates": list(r.rendered.candidates),
+                        "label": r.rendered.label,
+                        "loglikelihoods": ll,
+                        "pred": _argmax(ll),
+                    }
+                    for r, ll in zip(reqs, lls, strict=True)
+                ]
     out = {
         "results": results,
-        "config": {"model": model_name, "protocol": protocol, "tasks": task_list, "shots": shot_list,
-                   "limit": limit, "data": str(data_dir) if data_dir is not None else HUB_DATASET,
-                   "max_length": L, "tokenizer_fingerprint": tokenizer_fingerprint(tokenizer),
-                   "prefix_reuse": prefix_reuse},
+        "config": {
+            "model": model_name,
+            "protocol": protocol,
+            "tasks": task_list,
+            "shots": shot_list,
+            "limit": limit,
+            "data": str(data_dir) if data_dir is not None else HUB_DATASET,
+            "max_length": L,
+            "tokenizer_fingerprint": tokenizer_fingerprint(tokenizer),
+            "prefix_reuse": prefix_reuse,
+        },
         "truncated_documents": truncated,
         "seconds": {"total": time.perf_counter() - t_all, "per_task": timing},
     }

@@ -38,9 +38,18 @@ class PolyglotKoLM(TemplateLM):
     """lm-eval `LM` over a polyglot-ko model. model_args: pretrained, tokenizer, dtype, device, batch_size,
     max_batch_tokens, max_length, max_gen_toks."""
 
-    def __init__(self, pretrained: Any = None, tokenizer: Any = None, dtype: str = "float32", device: str | None = None,
-                 batch_size: Any = 32, max_batch_tokens: int = 16384, max_length: int | None = None,
-                 max_gen_toks: int = 256, **kwargs: Any):
+    def __init__(
+        self,
+        pretrained: Any = None,
+        tokenizer: Any = None,
+        dtype: str = "float32",
+        device: str | None = None,
+        batch_size: Any = 32,
+        max_batch_tokens: int = 16384,
+        max_length: int | None = None,
+        max_gen_toks: int = 256,
+        **kwargs: Any,
+    ):
         super().__init__()
         from ._common import load_model_any, load_tokenizer_any
 
@@ -105,9 +114,16 @@ class PolyglotKoLM(TemplateLM):
             q = groups[key]
             where.append((q, len(questions[q].continuations)))
             questions[q].continuations.append(list(cont))
-        scored = score(self.model, questions, max_length=self.max_length, batch_size=self.batch_size,
-                       max_batch_tokens=self.max_batch_tokens, pad_id=pad_id(self.tokenizer),
-                       progress=not disable_tqdm, desc="polyglot-ko loglikelihood")
+        scored = score(
+            self.model,
+            questions,
+            max_length=self.max_length,
+            batch_size=self.batch_size,
+            max_batch_tokens=self.max_batch_tokens,
+            pad_id=pad_id(self.tokenizer),
+            progress=not disable_tqdm,
+            desc="polyglot-ko loglikelihood",
+        )
         out = []
         for (cache_key, _, _), (q, c) in zip(requests, where, strict=True):
             answer = scored[q][c]
@@ -121,9 +137,15 @@ class PolyglotKoLM(TemplateLM):
 
         windows, owner = [], []
         for i, (string,) in enumerate(req.args for req in requests):
-            for ctx, cont in map(utils.make_disjoint_window, utils.get_rolling_token_windows(
-                    token_list=self.tok_encode(string), prefix_token=self.prefix_token_id,
-                    max_seq_len=self.max_length, context_len=1)):
+            for ctx, cont in map(
+                utils.make_disjoint_window,
+                utils.get_rolling_token_windows(
+                    token_list=self.tok_encode(string),
+                    prefix_token=self.prefix_token_id,
+                    max_seq_len=self.max_length,
+                    context_len=1,
+                ),
+            ):
                 windows.append((None, ctx, cont))
                 owner.append(i)
         totals = [0.0] * len(requests)
@@ -152,7 +174,7 @@ class PolyglotKoLM(TemplateLM):
             until = [until] if isinstance(until, str) else list(until)
             stop = tuple(s for s in until + ([eot_text] if eot_text not in until else []) if s)
             max_new = int(gen_kwargs.get("max_gen_toks", self.max_gen_toks))
-            prompts.append(self.tok_encode(context)[-(self.max_length - max_new):] or [self.eot_token_id])
+            prompts.append(self.tok_encode(context)[-(self.max_length - max_new) :] or [self.eot_token_id])
             groups.setdefault((stop, max_new), []).append(i)
         generator = Generator(self.model, self.tokenizer, max_batch_size=self.batch_size)
         out: list[str] = [""] * len(requests)

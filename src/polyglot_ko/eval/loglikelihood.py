@@ -81,6 +81,7 @@ def _units(questions: Sequence[Question], max_length: int) -> list[_Unit]:
 
 def _batches(units: list[_Unit], batch_size: int, max_batch_tokens: int) -> Iterable[list[_Unit]]:
     """Units sorted longest first, chunked so that rows x padded row length stays within the budget."""
+
     def width(u: _Unit) -> int:
         return len(u.prefix) + sum(len(c) - 1 for _, c in u.candidates)
 
@@ -102,10 +103,10 @@ def _gather_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch
     R, T, V = logits.shape
     step = max(1, _LOGITS_BUDGET // max(1, T * V))
     for s in range(0, R, step):
-        chunk = logits[s:s + step].float()
-        t = targets[s:s + step]
-        lp[s:s + step] = chunk.gather(-1, t[..., None])[..., 0] - chunk.logsumexp(-1)
-        greedy[s:s + step] = chunk.argmax(-1) == t
+        chunk = logits[s : s + step].float()
+        t = targets[s : s + step]
+        lp[s : s + step] = chunk.gather(-1, t[..., None])[..., 0] - chunk.logsumexp(-1)
+        greedy[s : s + step] = chunk.argmax(-1) == t
     return lp, greedy
 
 
@@ -131,19 +132,19 @@ def _score_batch(model, batch: list[_Unit], pad_id: int) -> list[tuple[int, int,
     spans = []  # (row, candidate index, continuation, offset of its suffix in [0, T))
     for b, u in enumerate(batch):
         n = len(u.prefix)
-        ids[b, P - n:P] = torch.tensor(u.prefix)
-        pos[b, P - n:P] = torch.arange(n)
-        real[b, P - n:P] = True
-        block[b, P - n:P] = -1
+        ids[b, P - n : P] = torch.tensor(u.prefix)
+        pos[b, P - n : P] = torch.arange(n)
+        real[b, P - n : P] = True
+        block[b, P - n : P] = -1
         off = 0
         for j, (ci, cont) in enumerate(u.candidates):
             k = len(cont) - 1
             if k:
-                ids[b, P + off:P + off + k] = torch.tensor(cont[:-1])
-                tgt[b, off:off + k] = torch.tensor(cont[1:])
-                pos[b, P + off:P + off + k] = torch.arange(n, n + k)
-                real[b, P + off:P + off + k] = True
-                block[b, P + off:P + off + k] = j
+                ids[b, P + off : P + off + k] = torch.tensor(cont[:-1])
+                tgt[b, off : off + k] = torch.tensor(cont[1:])
+                pos[b, P + off : P + off + k] = torch.arange(n, n + k)
+                real[b, P + off : P + off + k] = True
+                block[b, P + off : P + off + k] = j
             spans.append((b, ci, cont, off))
             off += k
     idx = torch.arange(S)
@@ -152,8 +153,9 @@ def _score_batch(model, batch: list[_Unit], pad_id: int) -> list[tuple[int, int,
     mask = causal[None] & real[:, None, :] & same
     mask |= torch.eye(S, dtype=torch.bool)[None]  # padding queries see themselves only: finite, ignored
     # Logits at positions P-1 .. S-1 only: the last context position and every candidate token.
-    logits = model(ids.to(device), attention_mask=mask[:, None].to(device), position_ids=pos.to(device),
-                   num_logits_to_keep=T + 1).logits  # [B, T+1, vocab]
+    logits = model(
+        ids.to(device), attention_mask=mask[:, None].to(device), position_ids=pos.to(device), num_logits_to_keep=T + 1
+    ).logits  # [B, T+1, vocab]
     first = logits[:, 0].float()  # position P-1 predicts every candidate's first token
     first_lp = first - first.logsumexp(-1, keepdim=True)
     first_greedy = first.argmax(-1)
@@ -165,8 +167,8 @@ def _score_batch(model, batch: list[_Unit], pad_id: int) -> list[tuple[int, int,
         greedy = bool(first_greedy[b].item() == cont[0])
         k = len(cont) - 1
         if k:
-            total += lp_rest[b, off:off + k].sum().item()
-            greedy = greedy and bool(greedy_rest[b, off:off + k].all().item())
+            total += lp_rest[b, off : off + k].sum().item()
+            greedy = greedy and bool(greedy_rest[b, off : off + k].all().item())
         results.append((batch[b].question, ci, total, greedy))
     return results
 
@@ -175,9 +177,17 @@ def _max_length(model, max_length: int | None) -> int:
     return int(max_length or model.config.max_position_embeddings)
 
 
-def score(model, questions: Sequence[Question], *, max_length: int | None = None, batch_size: int = 32,
-          max_batch_tokens: int = 16384, pad_id: int = PAD_ID, progress: bool = True,
-          desc: str = "scoring") -> list[list[tuple[float, bool]]]:
+def score(
+    model,
+    questions: Sequence[Question],
+    *,
+    max_length: int | None = None,
+    batch_size: int = 32,
+    max_batch_tokens: int = 16384,
+    pad_id: int = PAD_ID,
+    progress: bool = True,
+    desc: str = "scoring",
+) -> list[list[tuple[float, bool]]]:
     """(log-likelihood, is_greedy) of every candidate of every question, with context reuse.
 
     max_length: the model's window (default: its max_position_embeddings). batch_size: questions per batch.
@@ -189,8 +199,9 @@ def score(model, questions: Sequence[Question], *, max_length: int | None = None
     _check(questions, L)
     units = _units(questions, L)
     out: list[list[tuple[float, bool] | None]] = [[None] * len(q.continuations) for q in questions]
-    bar = tqdm(total=sum(len(q.continuations) for q in questions), desc=desc, unit="cand", disable=not progress,
-               leave=False)
+    bar = tqdm(
+        total=sum(len(q.continuations) for q in questions), desc=desc, unit="cand", disable=not progress, leave=False
+    )
     for batch in _batches(units, batch_size, max_batch_tokens):
         for qi, ci, ll, greedy in _score_batch(model, batch, pad_id):
             out[qi][ci] = (ll, greedy)
@@ -200,8 +211,14 @@ def score(model, questions: Sequence[Question], *, max_length: int | None = None
 
 
 @torch.inference_mode()
-def score_plain(model, questions: Sequence[Question], *, max_length: int | None = None, progress: bool = False,
-                desc: str = "scoring (plain)") -> list[list[tuple[float, bool]]]:
+def score_plain(
+    model,
+    questions: Sequence[Question],
+    *,
+    max_length: int | None = None,
+    progress: bool = False,
+    desc: str = "scoring (plain)",
+) -> list[list[tuple[float, bool]]]:
     """The straightforward computation: one unbatched forward pass over context+candidate per candidate."""
     from tqdm.auto import tqdm
 
@@ -212,7 +229,7 @@ def score_plain(model, questions: Sequence[Question], *, max_length: int | None 
     for q in tqdm(questions, desc=desc, disable=not progress, leave=False):
         row = []
         for cont in q.continuations:
-            inp = (q.context + cont)[-(L + 1):][:-1]
+            inp = (q.context + cont)[-(L + 1) :][:-1]
             logits = model(torch.tensor([inp], device=device), num_logits_to_keep=len(cont)).logits[0].float()
             lp = logits.log_softmax(-1)
             tgt = torch.tensor(cont, device=device)

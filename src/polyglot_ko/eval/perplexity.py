@@ -81,8 +81,10 @@ def _indexed_docs(path: Path, tokenizer: Any, split: str) -> tuple[list[_Doc], s
         fp = manifest.get("tokenizer", {}).get("fingerprint")
         ours = getattr(tokenizer, "fingerprint", None)
         if fp and ours and fp != ours:
-            raise UserError(f"{path} was tokenized with another tokenizer (fingerprint {fp[:12]}, the model's is "
-                            f"{ours[:12]}); evaluate text files instead, or pass the matching --tokenizer")
+            raise UserError(
+                f"{path} was tokenized with another tokenizer (fingerprint {fp[:12]}, the model's is "
+                f"{ours[:12]}); evaluate text files instead, or pass the matching --tokenizer"
+            )
         source = f"{path} ({want} shards)"
     else:
         prefixes = [Path(os.fspath(path).removesuffix(".idx").removesuffix(".bin"))]
@@ -117,8 +119,15 @@ def _text_docs(texts: Iterable[str], tokenizer: Any) -> list[_Doc]:
     return [_Doc(list(i), len(t), len(t.encode("utf-8"))) for t, i in zip(texts, ids, strict=True)]
 
 
-def load_documents(texts_or_paths: Any, tokenizer: Any, *, text_field: str = "text", txt_mode: str = "line",
-                   split: str = "auto", max_documents: int | None = None) -> tuple[list[_Doc], str]:
+def load_documents(
+    texts_or_paths: Any,
+    tokenizer: Any,
+    *,
+    text_field: str = "text",
+    txt_mode: str = "line",
+    split: str = "auto",
+    max_documents: int | None = None,
+) -> tuple[list[_Doc], str]:
     """Tokenized documents and a description of their source.
 
     `texts_or_paths`: a `Path`, or a list of `Path`s / strings. A string that names an existing file, folder or
@@ -180,21 +189,33 @@ def _score_windows(model, batch: list[_Window], pad_id: int) -> list[float]:
     keep = torch.zeros((len(batch), K), dtype=torch.bool)
     for r, w in enumerate(batch):
         n = len(w.inputs)
-        ids[r, T - n:] = torch.tensor(w.inputs)
-        mask[r, T - n:] = 1
+        ids[r, T - n :] = torch.tensor(w.inputs)
+        mask[r, T - n :] = 1
         scored = n - w.first
-        tgt[r, K - scored:] = torch.tensor(w.targets[w.first:])
-        keep[r, K - scored:] = True
+        tgt[r, K - scored :] = torch.tensor(w.targets[w.first :])
+        keep[r, K - scored :] = True
     padded = bool((mask == 0).any())
     logits = model(ids.to(device), attention_mask=mask.to(device) if padded else None, num_logits_to_keep=K).logits
     lp, _ = _gather_logprobs(logits, tgt.to(device))
     return (lp.double() * keep.to(device)).sum(-1).tolist()
 
 
-def perplexity(model, tokenizer, texts_or_paths: Any, *, context: int | None = None, stride: int | None = None,
-               max_batch_tokens: int = 4096, text_field: str = "text", txt_mode: str = "line", split: str = "auto",
-               max_documents: int | None = None, progress: bool = True, dtype: str = "float32",
-               device: str = "cpu") -> dict:
+def perplexity(
+    model,
+    tokenizer,
+    texts_or_paths: Any,
+    *,
+    context: int | None = None,
+    stride: int | None = None,
+    max_batch_tokens: int = 4096,
+    text_field: str = "text",
+    txt_mode: str = "line",
+    split: str = "auto",
+    max_documents: int | None = None,
+    progress: bool = True,
+    dtype: str = "float32",
+    device: str = "cpu",
+) -> dict:
     """Sliding-window perplexity of `model` on documents; returns tokens, bits per character, perplexities.
 
     context: window in tokens (default: the model's max_position_embeddings); stride: tokens between window
@@ -215,23 +236,29 @@ def perplexity(model, tokenizer, texts_or_paths: Any, *, context: int | None = N
         raise UserError(f"--context {L} exceeds the model's {model.config.max_position_embeddings} positions")
     S = int(stride or max(1, L // 2))
     t0 = time.perf_counter()
-    docs, source = load_documents(texts_or_paths, tokenizer, text_field=text_field, txt_mode=txt_mode,
-                                  split=split, max_documents=max_documents)
+    docs, source = load_documents(
+        texts_or_paths, tokenizer, text_field=text_field, txt_mode=txt_mode, split=split, max_documents=max_documents
+    )
     eot = endoftext_id(tokenizer)
     wins: list[_Window] = []
     for di, d in enumerate(docs):
         x = [eot] + d.tokens
         for begin, end, first_target in windows(len(d.tokens), L, S):
-            wins.append(_Window(di, x[begin:end], x[begin + 1:end + 1], first_target - 1 - begin))
+            wins.append(_Window(di, x[begin:end], x[begin + 1 : end + 1], first_target - 1 - begin))
     order = sorted(range(len(wins)), key=lambda i: -len(wins[i].inputs))
     nll = [0.0] * len(docs)
-    bar = tqdm(total=sum(len(w.inputs) - w.first for w in wins), desc="perplexity", unit="tok",
-               disable=not progress, leave=False)
+    bar = tqdm(
+        total=sum(len(w.inputs) - w.first for w in wins),
+        desc="perplexity",
+        unit="tok",
+        disable=not progress,
+        leave=False,
+    )
     i = 0
     while i < len(order):
         width = len(wins[order[i]].inputs)
         n = max(1, max_batch_tokens // width)
-        batch = [wins[j] for j in order[i:i + n]]
+        batch = [wins[j] for j in order[i : i + n]]
         for w, lp in zip(batch, _score_windows(model, batch, pad_id(tokenizer)), strict=True):
             nll[w.doc] -= lp
         bar.update(sum(len(w.inputs) - w.first for w in batch))
@@ -262,14 +289,24 @@ def perplexity(model, tokenizer, texts_or_paths: Any, *, context: int | None = N
         "seconds": time.perf_counter() - t0,
     }
     if progress:
-        print(f"perplexity: {out['documents']} documents, {tokens} tokens, {chars} characters: "
-              f"ppl/token {out['perplexity']:.3f}, bits/char {out['bits_per_character']:.4f}, "
-              f"ppl/char {out['perplexity_per_character']:.4f} ({out['seconds']:.1f} s)", flush=True)
+        print(
+            f"perplexity: {out['documents']} documents, {tokens} tokens, {chars} characters: "
+            f"ppl/token {out['perplexity']:.3f}, bits/char {out['bits_per_character']:.4f}, "
+            f"ppl/char {out['perplexity_per_character']:.4f} ({out['seconds']:.1f} s)",
+            flush=True,
+        )
     return out
 
 
-def per_document_nll(model, token_docs: Sequence[Sequence[int]], *, context: int, stride: int,
-                     eot: int = ENDOFTEXT_ID, pad_id: int = PAD_ID) -> list[float]:
+def per_document_nll(
+    model,
+    token_docs: Sequence[Sequence[int]],
+    *,
+    context: int,
+    stride: int,
+    eot: int = ENDOFTEXT_ID,
+    pad_id: int = PAD_ID,
+) -> list[float]:
     """Summed negative log-likelihood of each token list (after an <|endoftext|>), sliding-window, unbatched.
 
     A small helper for tests and notebooks: the same windows as `perplexity`, one forward pass per window.
@@ -279,7 +316,7 @@ def per_document_nll(model, token_docs: Sequence[Sequence[int]], *, context: int
         x = [eot] + list(toks)
         total = 0.0
         for begin, end, first_target in windows(len(toks), context, stride):
-            w = _Window(0, x[begin:end], x[begin + 1:end + 1], first_target - 1 - begin)
+            w = _Window(0, x[begin:end], x[begin + 1 : end + 1], first_target - 1 - begin)
             total -= _score_windows(model, [w], pad_id)[0]
         out.append(total)
     return out

@@ -55,8 +55,10 @@ def _gguf():
     try:
         import gguf
     except ImportError:
-        raise UserError("GGUF export needs the gguf package; install it with `pip install 'polyglot-ko[export]'` "
-                        "(or `pip install gguf`)") from None
+        raise UserError(
+            "GGUF export needs the gguf package; install it with `pip install 'polyglot-ko[export]'` "
+            "(or `pip install gguf`)"
+        ) from None
     return gguf
 
 
@@ -69,9 +71,14 @@ def gguf_tensor_name(hf_name: str) -> str:
     if base in top:
         return f"{names[top[base]]}.{suffix}"
     m = _LAYER.fullmatch(hf_name)
-    per_layer = {"input_layernorm": T.ATTN_NORM, "post_attention_layernorm": T.FFN_NORM,
-                 "attention.query_key_value": T.ATTN_QKV, "attention.dense": T.ATTN_OUT,
-                 "mlp.dense_h_to_4h": T.FFN_UP, "mlp.dense_4h_to_h": T.FFN_DOWN}
+    per_layer = {
+        "input_layernorm": T.ATTN_NORM,
+        "post_attention_layernorm": T.FFN_NORM,
+        "attention.query_key_value": T.ATTN_QKV,
+        "attention.dense": T.ATTN_OUT,
+        "mlp.dense_h_to_4h": T.FFN_UP,
+        "mlp.dense_4h_to_h": T.FFN_DOWN,
+    }
     if m is None or m.group(2) not in per_layer:
         raise KeyError(hf_name)
     return f"{names[per_layer[m.group(2)]].format(bid=int(m.group(1)))}.{m.group(3)}"
@@ -122,8 +129,9 @@ def _check_out(out: Path) -> None:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(f"output {out}: cannot create its folder {parent} ({e.strerror}); choose a writable "
-                        f"location") from None
+        raise UserError(
+            f"output {out}: cannot create its folder {parent} ({e.strerror}); choose a writable location"
+        ) from None
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"output {out}: the folder {parent} is not writable; choose a writable location")
 
@@ -139,12 +147,16 @@ def _read_config(folder: Path) -> tuple[dict, Any]:
         raise UserError(f"{path}: expected a JSON object; re-export the model folder")
     archs = raw.get("architectures") or ["GPTNeoXForCausalLM"]
     if raw.get("model_type") != "gpt_neox" or "GPTNeoXForCausalLM" not in archs:
-        raise UserError(f"{path}: model_type {raw.get('model_type')!r} / architectures {archs} is not a GPT-NeoX "
-                        f"causal LM; export-gguf converts Polyglot-Ko (GPTNeoXForCausalLM) folders only")
+        raise UserError(
+            f"{path}: model_type {raw.get('model_type')!r} / architectures {archs} is not a GPT-NeoX "
+            f"causal LM; export-gguf converts Polyglot-Ko (GPTNeoXForCausalLM) folders only"
+        )
     config = ModelConfig.from_hf_dict(raw, source=str(path))
     if not config.hidden_act.startswith("gelu"):
-        raise UserError(f"{path}: hidden_act {config.hidden_act!r} is not GELU; llama.cpp's gptneox graph "
-                        f"computes GELU only, so this model cannot run there")
+        raise UserError(
+            f"{path}: hidden_act {config.hidden_act!r} is not GELU; llama.cpp's gptneox graph "
+            f"computes GELU only, so this model cannot run there"
+        )
     return raw, config
 
 
@@ -155,14 +167,20 @@ def _check_pre_tokenizer(tokenizer) -> None:
     steps = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
     if steps and steps[0].get("type") == "Split" and (steps[0].get("pattern") or {}).get("String") == "\u0cf1":
         steps = steps[1:]
-    ok = (len(steps) == 1 and steps[0].get("type") == "ByteLevel" and steps[0].get("use_regex", True)
-          and not steps[0].get("add_prefix_space", False))
+    ok = (
+        len(steps) == 1
+        and steps[0].get("type") == "ByteLevel"
+        and steps[0].get("use_regex", True)
+        and not steps[0].get("add_prefix_space", False)
+    )
     model = d.get("model") or {}
     if not ok or d.get("normalizer") or model.get("type") != "BPE":
-        raise UserError(f"{tokenizer.source}: pre-tokenizer {pre.get('type')!r} / normalizer / model is not "
-                        f"Polyglot-Ko's byte-level BPE (ByteLevel with the GPT-2 regex, no normalizer), which "
-                        f"is the only kind llama.cpp's gpt-2 pre-tokenizer reproduces; use a tokenizer made by "
-                        f"`polyglot-ko train-tokenizer` or the released one")
+        raise UserError(
+            f"{tokenizer.source}: pre-tokenizer {pre.get('type')!r} / normalizer / model is not "
+            f"Polyglot-Ko's byte-level BPE (ByteLevel with the GPT-2 regex, no normalizer), which "
+            f"is the only kind llama.cpp's gpt-2 pre-tokenizer reproduces; use a tokenizer made by "
+            f"`polyglot-ko train-tokenizer` or the released one"
+        )
 
 
 def _chat_template(folder: Path) -> Any:
@@ -219,8 +237,14 @@ def _iter(kind: str, files: list[Path]) -> Iterator[tuple[str, Any]]:
 
 
 # --- the export ------------------------------------------------------------------------------------------------
-def export_gguf(model_dir: str | os.PathLike, out: str | os.PathLike, type: str = "f16", *,
-                tokenizer: str | os.PathLike | None = None, progress: bool = True) -> Path:
+def export_gguf(
+    model_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    type: str = "f16",
+    *,
+    tokenizer: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> Path:
     """Write the GPT-NeoX model folder `model_dir` (local folder or hub id) as one GGUF file `out`; returns its path.
 
     type: one of f32, f16 (default), bf16, q8_0, q4_0, q4_k_m (q4_k_m needs llama-cpp-python).
@@ -240,13 +264,17 @@ def export_gguf(model_dir: str | os.PathLike, out: str | os.PathLike, type: str 
     raw, config = _read_config(folder)
     tok_src = tokenizer if tokenizer is not None else folder
     if tokenizer is None and not (folder / "tokenizer.json").is_file():
-        raise UserError(f"{folder} has no tokenizer.json; a GGUF file carries its tokenizer: save the model with "
-                        f"its tokenizer, or pass tokenizer=FOLDER")
+        raise UserError(
+            f"{folder} has no tokenizer.json; a GGUF file carries its tokenizer: save the model with "
+            f"its tokenizer, or pass tokenizer=FOLDER"
+        )
     tok = load_tokenizer(tok_src)
     _check_pre_tokenizer(tok)
     if tok.vocab_size > config.vocab_size:
-        raise UserError(f"{folder}: the tokenizer has {tok.vocab_size} ids but the model only {config.vocab_size} "
-                        f"embedding rows; the tokenizer does not belong to this model")
+        raise UserError(
+            f"{folder}: the tokenizer has {tok.vocab_size} ids but the model only {config.vocab_size} "
+            f"embedding rows; the tokenizer does not belong to this model"
+        )
 
     # Plan every tensor from the checkpoint's headers (no data read yet) and check it against config.json.
     import torch
@@ -259,11 +287,15 @@ def export_gguf(model_dir: str | os.PathLike, out: str | os.PathLike, type: str 
     plan: list[tuple[str, str, tuple[int, ...]]] = []
     for name, t in _iter(kind, files):
         if name not in expected:
-            raise UserError(f"{folder}: unexpected tensor {name!r}; this is not a GPT-NeoX causal LM checkpoint "
-                            f"matching its config.json")
+            raise UserError(
+                f"{folder}: unexpected tensor {name!r}; this is not a GPT-NeoX causal LM checkpoint "
+                f"matching its config.json"
+            )
         if tuple(t.shape) != expected[name]:
-            raise UserError(f"{folder}: tensor {name} has shape {tuple(t.shape)} but config.json implies "
-                            f"{expected[name]}; the config does not match the weights")
+            raise UserError(
+                f"{folder}: tensor {name} has shape {tuple(t.shape)} but config.json implies "
+                f"{expected[name]}; the config does not match the weights"
+            )
         plan.append((name, gguf_tensor_name(name), tuple(t.shape)))
     missing = sorted(set(expected) - {p[0] for p in plan})
     if missing:
@@ -282,8 +314,9 @@ def export_gguf(model_dir: str | os.PathLike, out: str | os.PathLike, type: str 
     return out
 
 
-def _write(gguf, path: Path, folder: Path, raw: dict, config, tok, kind, files, plan, type: str,
-           progress: bool) -> None:
+def _write(
+    gguf, path: Path, folder: Path, raw: dict, config, tok, kind, files, plan, type: str, progress: bool
+) -> None:
     import numpy as np
     import torch
 
@@ -343,7 +376,8 @@ def _write(gguf, path: Path, folder: Path, raw: dict, config, tok, kind, files, 
             assert hf_name == src_name  # the same files read in the same order as when planning
             array = t.to(torch.float32).numpy()
             if hf_name.endswith("attention.query_key_value.weight") or hf_name.endswith(
-                    "attention.query_key_value.bias"):
+                "attention.query_key_value.bias"
+            ):
                 array = qkv_to_llama(array, config.num_attention_heads)
             writer.write_tensor_data(_encode(gguf, array, types_of[hf_name]))
             del array, t
@@ -360,9 +394,11 @@ def _llama_cpp():
     try:
         import llama_cpp
     except ImportError:
-        raise UserError("GGUF type q4_k_m is made by llama.cpp's quantizer; install llama-cpp-python "
-                        "(`pip install llama-cpp-python`, it compiles llama.cpp) or choose q8_0 or q4_0, which "
-                        "need only the gguf package") from None
+        raise UserError(
+            "GGUF type q4_k_m is made by llama.cpp's quantizer; install llama-cpp-python "
+            "(`pip install llama-cpp-python`, it compiles llama.cpp) or choose q8_0 or q4_0, which "
+            "need only the gguf package"
+        ) from None
     return llama_cpp
 
 

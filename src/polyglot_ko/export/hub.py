@@ -19,9 +19,21 @@ _REQUIRED = ("config.json", "tokenizer.json")
 # Never uploaded: our temporary files, editor and OS litter.
 IGNORE_PATTERNS = [".*", "**/.*", "*.tmp", "__pycache__/*"]
 
-_NETWORK_ERRORS = {"ConnectionError", "ConnectError", "ConnectTimeout", "ReadTimeout", "Timeout",
-                   "TimeoutException", "TransportError", "NetworkError", "ProxyError", "SSLError",
-                   "OfflineModeIsEnabled", "MaxRetryError", "NewConnectionError"}
+_NETWORK_ERRORS = {
+    "ConnectionError",
+    "ConnectError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "Timeout",
+    "TimeoutException",
+    "TransportError",
+    "NetworkError",
+    "ProxyError",
+    "SSLError",
+    "OfflineModeIsEnabled",
+    "MaxRetryError",
+    "NewConnectionError",
+}
 
 
 def is_network_error(e: BaseException) -> bool:
@@ -39,9 +51,11 @@ def is_network_error(e: BaseException) -> bool:
 
 
 def offline_error(action: str) -> UserError:
-    return UserError(f"cannot reach the Hugging Face hub to {action}; connect to the internet (or unset "
-                     f"HF_HUB_OFFLINE) and retry, or copy the folder to a machine that can reach the hub and push "
-                     f"from there")
+    return UserError(
+        f"cannot reach the Hugging Face hub to {action}; connect to the internet (or unset "
+        f"HF_HUB_OFFLINE) and retry, or copy the folder to a machine that can reach the hub and push "
+        f"from there"
+    )
 
 
 def check_model_folder(model_dir: str | os.PathLike) -> Path:
@@ -53,8 +67,10 @@ def check_model_folder(model_dir: str | os.PathLike) -> Path:
         raise UserError(f"model folder {folder} does not exist; pass the folder save_model or the quickstart wrote")
     missing = [n for n in _REQUIRED if not (folder / n).is_file()]
     if missing:
-        raise UserError(f"{folder} lacks {', '.join(missing)}; a pushed model needs its config and tokenizer: save "
-                        f"it with save_model(model, folder, tokenizer=...)")
+        raise UserError(
+            f"{folder} lacks {', '.join(missing)}; a pushed model needs its config and tokenizer: save "
+            f"it with save_model(model, folder, tokenizer=...)"
+        )
     _weight_files(folder)  # raises a UserError for no / incomplete weights
     from ..config import ModelConfig
 
@@ -70,13 +86,21 @@ def check_repo_id(repo_id: str) -> str:
     try:
         validate_repo_id(repo_id)
     except HFValidationError as e:
-        raise UserError(f"repo id {repo_id!r} is not valid ({str(e).splitlines()[0]}); use OWNER/NAME with "
-                        f"letters, digits, '-', '_' and '.'") from None
+        raise UserError(
+            f"repo id {repo_id!r} is not valid ({str(e).splitlines()[0]}); use OWNER/NAME with "
+            f"letters, digits, '-', '_' and '.'"
+        ) from None
     return repo_id
 
 
-def push(model_dir: str | os.PathLike, repo_id: str, private: bool = False, revision: str | None = None,
-         token: str | None = None, commit_message: str | None = None) -> str:
+def push(
+    model_dir: str | os.PathLike,
+    repo_id: str,
+    private: bool = False,
+    revision: str | None = None,
+    token: str | None = None,
+    commit_message: str | None = None,
+) -> str:
     """Upload the model folder `model_dir` to the hub model repo `repo_id` (created if absent); returns its URL.
 
     private: create the repo private (an existing repo keeps its visibility). revision: a branch to push to
@@ -104,9 +128,14 @@ def push(model_dir: str | os.PathLike, repo_id: str, private: bool = False, revi
         url = api.create_repo(repo_id, private=private, repo_type="model", exist_ok=True)
         if revision is not None:
             api.create_branch(repo_id, branch=revision, repo_type="model", exist_ok=True)
-        api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type="model", revision=revision,
-                          commit_message=commit_message or f"Upload {folder.name} with polyglot-ko",
-                          ignore_patterns=IGNORE_PATTERNS)
+        api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(folder),
+            repo_type="model",
+            revision=revision,
+            commit_message=commit_message or f"Upload {folder.name} with polyglot-ko",
+            ignore_patterns=IGNORE_PATTERNS,
+        )
     except UserError:
         raise
     except Exception as e:  # the client's exception types vary by version; classify, then re-raise the rest
@@ -114,15 +143,20 @@ def push(model_dir: str | os.PathLike, repo_id: str, private: bool = False, revi
             raise offline_error(f"push {folder} to {repo_id}") from None
         name = type(e).__name__
         if name == "LocalTokenNotFoundError" or "token" in str(e).lower() and "not found" in str(e).lower():
-            raise UserError(f"pushing to {repo_id} needs a Hugging Face login; run `hf auth login` (or set "
-                            f"HF_TOKEN, or pass token=...)") from None
+            raise UserError(
+                f"pushing to {repo_id} needs a Hugging Face login; run `hf auth login` (or set "
+                f"HF_TOKEN, or pass token=...)"
+            ) from None
         if isinstance(e, HfHubHTTPError):
             status = getattr(getattr(e, "response", None), "status_code", None)
             if status in (401, 403):
-                raise UserError(f"the hub refused the push to {repo_id} (HTTP {status}); check that your token has "
-                                f"write access to {repo_id.split('/')[0] if '/' in repo_id else 'your namespace'}"
-                                ) from None
-            raise UserError(f"the hub refused the push to {repo_id} ({name}: {str(e).splitlines()[0]}); check the "
-                            f"repo id and your access, then retry") from None
+                raise UserError(
+                    f"the hub refused the push to {repo_id} (HTTP {status}); check that your token has "
+                    f"write access to {repo_id.split('/')[0] if '/' in repo_id else 'your namespace'}"
+                ) from None
+            raise UserError(
+                f"the hub refused the push to {repo_id} ({name}: {str(e).splitlines()[0]}); check the "
+                f"repo id and your access, then retry"
+            ) from None
         raise
     return str(url)

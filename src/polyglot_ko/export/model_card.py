@@ -73,8 +73,9 @@ class ModelCardInfo:
             names = {f.name for f in dataclasses.fields(cls)}
             unknown = sorted(set(info) - names)
             if unknown:
-                raise UserError(f"model card info: unknown field(s) {', '.join(unknown)}; "
-                                f"use {', '.join(sorted(names))}")
+                raise UserError(
+                    f"model card info: unknown field(s) {', '.join(unknown)}; use {', '.join(sorted(names))}"
+                )
             return cls(**info)
         raise TypeError(f"model card info must be a ModelCardInfo or dict, got {type(info).__name__}")
 
@@ -118,8 +119,7 @@ def read_eval_results(folder: str | os.PathLike) -> dict[str, Any]:
     return {k: d[k] for k in ("kobest", "perplexity") if isinstance(d.get(k), dict)}
 
 
-def write_eval_results(folder: str | os.PathLike, kobest: dict | None = None,
-                       perplexity: dict | None = None) -> Path:
+def write_eval_results(folder: str | os.PathLike, kobest: dict | None = None, perplexity: dict | None = None) -> Path:
     """Merge KOBEST and/or perplexity results into `folder/eval_results.json` (atomically) and refresh the card."""
     folder = Path(folder)
     if not (folder / "config.json").is_file():
@@ -145,35 +145,57 @@ def _metadata(info: ModelCardInfo, name: str):
         kwargs["base_model"] = info.base_model
     if info.datasets:
         kwargs["datasets"] = list(info.datasets)
-    return ModelCardData(language=["ko"], license=info.license, library_name="transformers",
-                         pipeline_tag="text-generation", tags=tags, model_name=name, **kwargs)
+    return ModelCardData(
+        language=["ko"],
+        license=info.license,
+        library_name="transformers",
+        pipeline_tag="text-generation",
+        tags=tags,
+        model_name=name,
+        **kwargs,
+    )
 
 
 def _eval_section(results: dict[str, Any]) -> list[str]:
     lines = ["## Evaluation", ""]
     if not results:
-        return lines + ["No evaluation results are stored with this model. To add them, run "
-                        "`polyglot-ko evaluate --model FOLDER --data-dir kobest/ --output FOLDER/eval_results.json`, "
-                        "then `polyglot_ko.export.write_model_card(FOLDER)` (`write_eval_results` does both).", ""]
+        return lines + [
+            "No evaluation results are stored with this model. To add them, run "
+            "`polyglot-ko evaluate --model FOLDER --data-dir kobest/ --output FOLDER/eval_results.json`, "
+            "then `polyglot_ko.export.write_model_card(FOLDER)` (`write_eval_results` does both).",
+            "",
+        ]
     kob = results.get("kobest")
     if kob:
         from ..eval.kobest import markdown_table
 
         cfg = kob.get("config", {})
         limit = f", first {cfg['limit']} documents per task" if cfg.get("limit") else ""
-        lines += [f"KOBEST (test split, protocol `{cfg.get('protocol', 'polyglot')}`{limit}), macro F1 as the "
-                  f"Polyglot-Ko model cards report it:", "", markdown_table(kob, model_name="this model").rstrip(), ""]
+        lines += [
+            f"KOBEST (test split, protocol `{cfg.get('protocol', 'polyglot')}`{limit}), macro F1 as the "
+            f"Polyglot-Ko model cards report it:",
+            "",
+            markdown_table(kob, model_name="this model").rstrip(),
+            "",
+        ]
     ppl = results.get("perplexity")
     if ppl:
-        lines += [f"Perplexity on held-out text ({ppl.get('source', 'held-out documents')}): "
-                  f"{ppl.get('perplexity', float('nan')):.3f} per token, "
-                  f"{ppl.get('bits_per_character', float('nan')):.4f} bits per character over "
-                  f"{ppl.get('tokens', '?')} tokens (context {ppl.get('context', '?')}).", ""]
+        lines += [
+            f"Perplexity on held-out text ({ppl.get('source', 'held-out documents')}): "
+            f"{ppl.get('perplexity', float('nan')):.3f} per token, "
+            f"{ppl.get('bits_per_character', float('nan')):.4f} bits per character over "
+            f"{ppl.get('tokens', '?')} tokens (context {ppl.get('context', '?')}).",
+            "",
+        ]
     return lines
 
 
-def render_model_card(folder: str | os.PathLike, info: ModelCardInfo | dict | None = None, *,
-                      display_path: str | os.PathLike | None = None) -> str:
+def render_model_card(
+    folder: str | os.PathLike,
+    info: ModelCardInfo | dict | None = None,
+    *,
+    display_path: str | os.PathLike | None = None,
+) -> str:
     """The text of the README.md model card for the model folder `folder` (reads config.json, eval_results.json).
 
     display_path: the folder as the card names it (title, loading examples) when `info` gives no model_name /
@@ -200,20 +222,26 @@ def render_model_card(folder: str | os.PathLike, info: ModelCardInfo | dict | No
         if base and base.lower().startswith("eleutherai/polyglot-ko"):
             training = f"The base model {base} was trained on {RELEASED_DATA}"
         else:
-            training = ("Not recorded in this folder. Pass `ModelCardInfo(training_data=...)` to `save_model` or "
-                        "`write_model_card`, or edit this section.")
+            training = (
+                "Not recorded in this folder. Pass `ModelCardInfo(training_data=...)` to `save_model` or "
+                "`write_model_card`, or edit this section."
+            )
 
     body = [_info_comment(info), "", f"# {name}", ""]
-    intro = (f"A Korean causal language model with the architecture of EleutherAI's Polyglot-Ko (GPT-NeoX), "
-             f"{n_params:,} parameters, saved by polyglot-ko.")
+    intro = (
+        f"A Korean causal language model with the architecture of EleutherAI's Polyglot-Ko (GPT-NeoX), "
+        f"{n_params:,} parameters, saved by polyglot-ko."
+    )
     if base:
         intro += f" Fine-tuned from [{base}](https://huggingface.co/{base})."
     body += [intro, ""]
     if info.description:
         body += [info.description, ""]
     body += [
-        "## Architecture", "",
-        "| | |", "|---|---|",
+        "## Architecture",
+        "",
+        "| | |",
+        "|---|---|",
         f"| parameters | {n_params:,} |",
         f"| layers | {config.num_hidden_layers} |",
         f"| hidden size | {config.hidden_size} |",
@@ -228,21 +256,26 @@ def render_model_card(folder: str | os.PathLike, info: ModelCardInfo | dict | No
         "untied output layer. Embedding rows past the tokenizer's ids are padding: they never correspond to text, "
         "and samplers must mask their logits.",
         "",
-        "## Training data", "",
-        training, "",
+        "## Training data",
+        "",
+        training,
+        "",
         f"Personal data is masked before training (by Polyglot-Ko's data pipeline, and by polyglot-ko's "
         f"`prepare`): bank account, phone and resident registration numbers in the text are replaced by the "
         f"special tokens {pii}, so the model writes these tokens where such numbers would appear. The masking "
         f"is pattern-based and not perfect: do not rely on it for text that must not contain personal data.",
         "",
         *_eval_section(read_eval_results(folder)),
-        "## Intended use and limitations", "",
+        "## Intended use and limitations",
+        "",
         "Research on Korean language models and a base for fine-tuning. The model continues text; it is not "
         "instruction-tuned and has no safety tuning: it can produce false, biased or offensive text, and its "
         "output must not be taken as fact. It was trained on Korean and handles other languages poorly.",
         "",
-        "## How to use", "",
-        "With transformers (generation ends at `<|endoftext|>`, id 2; generation_config.json says so):", "",
+        "## How to use",
+        "",
+        "With transformers (generation ends at `<|endoftext|>`, id 2; generation_config.json says so):",
+        "",
         "```python",
         "from transformers import AutoModelForCausalLM, AutoTokenizer",
         "",
@@ -250,29 +283,42 @@ def render_model_card(folder: str | os.PathLike, info: ModelCardInfo | dict | No
         f'model = AutoModelForCausalLM.from_pretrained("{where}")',
         'inputs = tokenizer("한국어 문장을", return_tensors="pt")',
         "print(tokenizer.decode(model.generate(**inputs, max_new_tokens=32)[0]))",
-        "```", "",
-        "With polyglot-ko:", "",
+        "```",
+        "",
+        "With polyglot-ko:",
+        "",
         "```python",
         "import polyglot_ko as pk",
         "",
         f'gen = pk.load_generator("{where}")',
         'print(gen.generate("한국어 문장을", max_new_tokens=32).text)',
-        "```", "",
-        "With llama.cpp (GGUF):", "",
+        "```",
+        "",
+        "With llama.cpp (GGUF):",
+        "",
         "```bash",
         f"polyglot-ko export-gguf {where} model.gguf --type q8_0",
         'llama-cli -m model.gguf -p "한국어 문장을" -n 32',
-        "```", "",
-        f"With vLLM: `vllm serve {where}`.", "",
-        "## License", "",
-        f"{info.license}.", "",
+        "```",
+        "",
+        f"With vLLM: `vllm serve {where}`.",
+        "",
+        "## License",
+        "",
+        f"{info.license}.",
+        "",
     ]
     card = ModelCard(f"---\n{_metadata(info, name).to_yaml()}\n---\n\n" + "\n".join(body))
     return str(card)
 
 
-def write_model_card(folder: str | os.PathLike, info: ModelCardInfo | dict | None = None, *,
-                     overwrite: bool = False, display_path: str | os.PathLike | None = None) -> Path | None:
+def write_model_card(
+    folder: str | os.PathLike,
+    info: ModelCardInfo | dict | None = None,
+    *,
+    overwrite: bool = False,
+    display_path: str | os.PathLike | None = None,
+) -> Path | None:
     """Write `folder/README.md` (atomically) unless it is a card the user wrote; returns its path, or None if kept.
 
     info=None on a folder whose card we generated keeps that card's info (base model, training data, ...).

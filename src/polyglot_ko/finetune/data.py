@@ -44,15 +44,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..chat_template import CHAT_TEMPLATE, render_chat_with_spans
 from ..constants import FIXED_SPECIAL_TOKENS, MODEL_MAX_LENGTH
 from ..errors import UserError
-from ..chat_template import CHAT_TEMPLATE, render_chat_with_spans
 
 IGNORE_INDEX = -100
 ROLES = ("system", "user", "assistant")
 TRUNCATION = ("turns", "drop")
-DROP_REASONS = ("malformed", "empty_prompt", "empty_answer", "no_assistant_turn", "last_turn_not_assistant",
-                "control_token", "too_long")
+DROP_REASONS = (
+    "malformed",
+    "empty_prompt",
+    "empty_answer",
+    "no_assistant_turn",
+    "last_turn_not_assistant",
+    "control_token",
+    "too_long",
+)
 BUNDLED_NAME = "ko-instruct"
 MAX_PROBLEMS = 50  # problem messages kept in the stats (the counts are complete)
 _CONTROL_TOKENS = tuple(FIXED_SPECIAL_TOKENS.values())
@@ -96,15 +103,24 @@ class DataStats:
             self.problems.append(f"{where}: {reason}" + (f": {detail}" if detail else ""))
 
     def as_dict(self) -> dict:
-        return {"records": self.records, "kept": self.kept, "truncated": self.truncated,
-                "dropped": dict(sorted(self.dropped.items())), "formats": dict(sorted(self.formats.items())),
-                "tasks": dict(sorted(self.tasks.items())), "tokens": self.tokens,
-                "trained_tokens": self.trained_tokens, "problems": list(self.problems)}
+        return {
+            "records": self.records,
+            "kept": self.kept,
+            "truncated": self.truncated,
+            "dropped": dict(sorted(self.dropped.items())),
+            "formats": dict(sorted(self.formats.items())),
+            "tasks": dict(sorted(self.tasks.items())),
+            "tokens": self.tokens,
+            "trained_tokens": self.trained_tokens,
+            "problems": list(self.problems),
+        }
 
     def summary(self) -> str:
         drops = ", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items())) or "none"
-        return (f"{self.records} records: {self.kept} kept ({self.truncated} truncated), dropped: {drops}; "
-                f"{self.tokens} tokens, {self.trained_tokens} trained")
+        return (
+            f"{self.records} records: {self.kept} kept ({self.truncated} truncated), dropped: {drops}; "
+            f"{self.tokens} tokens, {self.trained_tokens} trained"
+        )
 
     def save(self, path: str | os.PathLike) -> None:
         from ..io_utils import atomic_write_json
@@ -127,7 +143,7 @@ def _read_text(path: Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
+        line = data[: e.start].count(b"\n") + 1
         raise UserError(f"{path}:{line}: not UTF-8 text; re-save the file as UTF-8") from None
 
 
@@ -135,8 +151,10 @@ def _json_array_records(path: Path, text: str, obj: Any) -> list[tuple[str, Any]
     """The elements of a top-level JSON array, each with the line it starts on."""
     if not isinstance(obj, list):
         kind = "an object" if isinstance(obj, dict) else type(obj).__name__
-        raise UserError(f"{path}:1: the top level is {kind}; expected a list of records (or use JSON Lines, one "
-                        f"record per line, in a .jsonl file)")
+        raise UserError(
+            f"{path}:1: the top level is {kind}; expected a list of records (or use JSON Lines, one "
+            f"record per line, in a .jsonl file)"
+        )
     decoder, out, pos = json.JSONDecoder(), [], text.index("[") + 1
     for _ in obj:  # json.loads succeeded, so this second pass only finds where each element starts
         while text[pos] in " \t\r\n,":
@@ -173,8 +191,10 @@ def read_json_records(path: str | os.PathLike) -> list[tuple[str, Any]]:
             return _json_array_records(path, text, json.loads(text))
         except json.JSONDecodeError as e:
             if not e.msg.startswith("Extra data"):  # several values: JSON Lines in a .json file
-                raise UserError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); fix the file, or write one "
-                                f"record per line as JSON Lines (.jsonl)") from None
+                raise UserError(
+                    f"{path}:{e.lineno}: not valid JSON ({e.msg}); fix the file, or write one "
+                    f"record per line as JSON Lines (.jsonl)"
+                ) from None
     return _jsonl_records(path, text)
 
 
@@ -193,15 +213,20 @@ def _hub_records(name: str, split: str) -> list[tuple[str, Any]]:
     try:
         ds = datasets.load_dataset(name, split=split)
     except DatasetNotFoundError:
-        raise UserError(f"hub dataset {name} was not found (or is private); check the id, or log in with "
-                        f"`huggingface-cli login`") from None
+        raise UserError(
+            f"hub dataset {name} was not found (or is private); check the id, or log in with `huggingface-cli login`"
+        ) from None
     except ConnectionError:
-        raise UserError(f"cannot reach the Hugging Face hub to fetch dataset {name}, and it is not in the local "
-                        f"cache; connect once, or download it elsewhere (`huggingface-cli download {name} "
-                        f"--repo-type dataset --local-dir DIR`) and pass a .json/.jsonl file from DIR") from None
+        raise UserError(
+            f"cannot reach the Hugging Face hub to fetch dataset {name}, and it is not in the local "
+            f"cache; connect once, or download it elsewhere (`huggingface-cli download {name} "
+            f"--repo-type dataset --local-dir DIR`) and pass a .json/.jsonl file from DIR"
+        ) from None
     except (OSError, ValueError) as e:
-        raise UserError(f"could not load hub dataset {name} ({type(e).__name__}: {str(e).splitlines()[0]}); pass "
-                        f"a local .json/.jsonl file or a saved datasets folder instead") from None
+        raise UserError(
+            f"could not load hub dataset {name} ({type(e).__name__}: {str(e).splitlines()[0]}); pass "
+            f"a local .json/.jsonl file or a saved datasets folder instead"
+        ) from None
     return _dataset_records(ds, name, split)
 
 
@@ -220,32 +245,39 @@ def _source_records(source: str | os.PathLike, split: str) -> list[tuple[str, An
             return _dataset_records(datasets.load_from_disk(str(path)), str(path), split)
         files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file())
         if not files:
-            raise UserError(f"{path}: the folder holds no .json/.jsonl files and is not a saved datasets folder; "
-                            f"pass instruction files, or a folder written by Dataset.save_to_disk")
+            raise UserError(
+                f"{path}: the folder holds no .json/.jsonl files and is not a saved datasets folder; "
+                f"pass instruction files, or a folder written by Dataset.save_to_disk"
+            )
         return [r for f in files for r in read_json_records(f)]
     if looks_like_hub_id(str(source)):
         return _hub_records(str(source), split)
-    raise UserError(f"{source}: no such file or folder; pass a .json/.jsonl file, a folder, a hub dataset id "
-                    f"like beomi/KoAlpaca-v1.1a, or {BUNDLED_NAME}")
+    raise UserError(
+        f"{source}: no such file or folder; pass a .json/.jsonl file, a folder, a hub dataset id "
+        f"like beomi/KoAlpaca-v1.1a, or {BUNDLED_NAME}"
+    )
 
 
 def _known_format(record: Any) -> bool:
     return isinstance(record, dict) and ("messages" in record or "instruction" in record or "output" in record)
 
 
-def iter_records(sources: str | os.PathLike | Sequence[str | os.PathLike], split: str = "train"
-                 ) -> Iterator[tuple[str, Any]]:
+def iter_records(
+    sources: str | os.PathLike | Sequence[str | os.PathLike], split: str = "train"
+) -> Iterator[tuple[str, Any]]:
     """(where, record) for every record of every source, in order. A source none of whose records is in a known
     format is a `UserError` (the wrong file, or another format)."""
-    for source in ([sources] if isinstance(sources, (str, os.PathLike)) else list(sources)):
+    for source in [sources] if isinstance(sources, (str, os.PathLike)) else list(sources):
         records = _source_records(source, split)
         if not records:
             raise UserError(f"{source}: holds no records; pass a file with instruction records")
         if not any(_known_format(r) for _, r in records):
             where, r = next((w, r) for w, r in records if not isinstance(r, _Drop))
             keys = ", ".join(sorted(r)[:8]) if isinstance(r, dict) else type(r).__name__
-            raise UserError(f"{where}: no record in a known format (found {keys}); records need instruction + "
-                            f"output (Alpaca) or messages (chat)")
+            raise UserError(
+                f"{where}: no record in a known format (found {keys}); records need instruction + "
+                f"output (Alpaca) or messages (chat)"
+            )
         yield from records
 
 
@@ -255,8 +287,7 @@ def _need_str(record: dict, name: str, optional: bool = False) -> str:
     if value is None and optional:
         return ""
     if not isinstance(value, str):
-        raise _Drop("malformed", f"{name} is {'missing' if value is None else type(value).__name__}, "
-                                 f"expected a string")
+        raise _Drop("malformed", f"{name} is {'missing' if value is None else type(value).__name__}, expected a string")
     return value
 
 
@@ -291,8 +322,10 @@ def record_messages(record: Any) -> tuple[list[dict], str]:
     elif "instruction" in record or "output" in record:
         messages, fmt = _alpaca_messages(record), "alpaca"
     else:
-        raise _Drop("malformed", f"no known format (keys: {', '.join(sorted(record)[:8])}); needs instruction + "
-                                 f"output or messages")
+        raise _Drop(
+            "malformed",
+            f"no known format (keys: {', '.join(sorted(record)[:8])}); needs instruction + output or messages",
+        )
     if any(not m["content"].strip() for m in messages if m["role"] == "user"):
         raise _Drop("empty_prompt")
     if not any(m["role"] == "assistant" for m in messages):
@@ -315,8 +348,9 @@ def _backend(tokenizer):
     return load_tokenizer(tokenizer).backend
 
 
-def tokenize_messages(messages: list[dict], tokenizer, template: str = CHAT_TEMPLATE,
-                      train_on_prompt: bool = False) -> tuple[list[int], list[int]]:
+def tokenize_messages(
+    messages: list[dict], tokenizer, template: str = CHAT_TEMPLATE, train_on_prompt: bool = False
+) -> tuple[list[int], list[int]]:
     """(input_ids, labels) of a conversation rendered without a generation prompt: labels are the ids on tokens
     overlapping an assistant span (all tokens with `train_on_prompt`), -100 elsewhere, and -100 at position 0."""
     text, spans = render_chat_with_spans(messages, False, template)
@@ -342,13 +376,23 @@ def _fit(messages, tokenizer, max_length, truncation, template, train_on_prompt)
             ids, labels = tokenize_messages(messages[:k], tokenizer, template, train_on_prompt)
             if len(ids) <= max_length:
                 return ids, labels, True
-    raise _Drop("too_long", f"{len(ids)} tokens > max_length {max_length}"
-                + (" even cut to its first answer" if truncation == "turns" else ""))
+    raise _Drop(
+        "too_long",
+        f"{len(ids)} tokens > max_length {max_length}"
+        + (" even cut to its first answer" if truncation == "turns" else ""),
+    )
 
 
-def load_examples(sources: str | os.PathLike | Sequence[str | os.PathLike], tokenizer, *,
-                  max_length: int = MODEL_MAX_LENGTH, truncation: str = "turns", train_on_prompt: bool = False,
-                  template: str = CHAT_TEMPLATE, split: str = "train") -> tuple[list[Example], DataStats]:
+def load_examples(
+    sources: str | os.PathLike | Sequence[str | os.PathLike],
+    tokenizer,
+    *,
+    max_length: int = MODEL_MAX_LENGTH,
+    truncation: str = "turns",
+    train_on_prompt: bool = False,
+    template: str = CHAT_TEMPLATE,
+    split: str = "train",
+) -> tuple[list[Example], DataStats]:
     """Read, check and tokenize instruction records (see the module docstring); returns the kept examples in
     source order and the stats of every record. `tokenizer`: a `PolyglotTokenizer` or a tokenizer folder."""
     if not isinstance(max_length, int) or max_length < 2:
@@ -380,8 +424,9 @@ def load_examples(sources: str | os.PathLike | Sequence[str | os.PathLike], toke
     return examples, stats
 
 
-def split_examples(examples: Sequence[Any], validation_fraction: float = 0.05, seed: int = 0
-                   ) -> tuple[list[Any], list[Any]]:
+def split_examples(
+    examples: Sequence[Any], validation_fraction: float = 0.05, seed: int = 0
+) -> tuple[list[Any], list[Any]]:
     """(train, validation): a seeded random `validation_fraction` of the examples (at least one when the fraction
     is > 0 and there are two or more), both in their original order. The same inputs and seed give the same
     split."""

@@ -36,9 +36,22 @@ ADAPTER_WEIGHTS_BIN = "adapter_model.bin"  # what older peft versions wrote
 PEFT_PREFIX = "base_model.model."  # PeftModel -> LoraModel -> the model: the prefix of saved adapter keys
 ADAPTER_NAME = "default"
 # Fields that describe the adapter weights themselves: save_adapter(**config) may not contradict them.
-_WEIGHT_FIELDS = ("r", "lora_alpha", "target_modules", "use_rslora", "use_dora", "rank_pattern", "alpha_pattern",
-                  "fan_in_fan_out", "bias", "lora_bias", "layers_to_transform", "layers_pattern", "modules_to_save",
-                  "peft_type")
+_WEIGHT_FIELDS = (
+    "r",
+    "lora_alpha",
+    "target_modules",
+    "use_rslora",
+    "use_dora",
+    "rank_pattern",
+    "alpha_pattern",
+    "fan_in_fan_out",
+    "bias",
+    "lora_bias",
+    "layers_to_transform",
+    "layers_pattern",
+    "modules_to_save",
+    "peft_type",
+)
 
 
 def _peft():
@@ -47,8 +60,9 @@ def _peft():
     except ModuleNotFoundError as e:
         if e.name != "peft":
             raise
-        raise UserError("LoRA adapters need the peft package, which is not installed; "
-                        "pip install 'polyglot-ko[finetune]'") from None
+        raise UserError(
+            "LoRA adapters need the peft package, which is not installed; pip install 'polyglot-ko[finetune]'"
+        ) from None
     return peft
 
 
@@ -76,8 +90,9 @@ def _check_targets(targets: str | Sequence[str]) -> list[str]:
         raise UserError(f"targets=[]: name at least one layer to adapt among {', '.join(LORA_TARGETS)}")
     for t in items:
         if t not in LORA_TARGETS:
-            raise UserError(f"targets={items!r}: {t!r} is not a GPT-NeoX linear layer; choose among "
-                            f"{', '.join(LORA_TARGETS)}")
+            raise UserError(
+                f"targets={items!r}: {t!r} is not a GPT-NeoX linear layer; choose among {', '.join(LORA_TARGETS)}"
+            )
     return list(dict.fromkeys(items))
 
 
@@ -93,8 +108,10 @@ def check_qlora_supported(device: str | torch.device) -> None:
     else:
         where = f"device {dev}"
     found = f"{'bitsandbytes' if has_bnb else 'no bitsandbytes'}, {where}"
-    raise UserError(f"quantize_base='4bit' (QLoRA) needs bitsandbytes with a CUDA GPU (found: {found}); use plain "
-                    f"LoRA (method=lora, quantize_base=None), or run on a CUDA machine with bitsandbytes installed")
+    raise UserError(
+        f"quantize_base='4bit' (QLoRA) needs bitsandbytes with a CUDA GPU (found: {found}); use plain "
+        f"LoRA (method=lora, quantize_base=None), or run on a CUDA machine with bitsandbytes installed"
+    )
 
 
 def _quantize_base_4bit(model, quantize_base: str) -> None:
@@ -114,19 +131,35 @@ def _quantize_base_4bit(model, quantize_base: str) -> None:
         for name, child in list(parent.named_children()):
             if name not in LORA_TARGETS or type(child) is not nn.Linear:
                 continue
-            q = bnb.nn.Linear4bit(child.in_features, child.out_features, bias=child.bias is not None,
-                                  compute_dtype=compute_dtype, compress_statistics=True, quant_type="nf4",
-                                  device="meta")
-            q.weight = bnb.nn.Params4bit(child.weight.data.to("cpu", torch.float16), requires_grad=False,
-                                         compress_statistics=True, quant_type="nf4")
+            q = bnb.nn.Linear4bit(
+                child.in_features,
+                child.out_features,
+                bias=child.bias is not None,
+                compute_dtype=compute_dtype,
+                compress_statistics=True,
+                quant_type="nf4",
+                device="meta",
+            )
+            q.weight = bnb.nn.Params4bit(
+                child.weight.data.to("cpu", torch.float16),
+                requires_grad=False,
+                compress_statistics=True,
+                quant_type="nf4",
+            )
             if child.bias is not None:
                 q.bias = nn.Parameter(child.bias.data.to(compute_dtype), requires_grad=False)
             setattr(parent, name, q.to(device))  # moving Params4bit to the GPU quantizes it
     model.is_loaded_in_4bit = True  # what peft's LoRA dispatch looks for to wrap Linear4bit layers
 
 
-def add_lora(model, r: int = 8, alpha: float = 16, dropout: float = 0.05,
-             targets: str | Sequence[str] = ("query_key_value",), quantize_base: str | None = None):
+def add_lora(
+    model,
+    r: int = 8,
+    alpha: float = 16,
+    dropout: float = 0.05,
+    targets: str | Sequence[str] = ("query_key_value",),
+    quantize_base: str | None = None,
+):
     """Add LoRA to our `GPTNeoXForCausalLM` in place with peft, freeze everything else, return the model.
 
     Args:
@@ -154,8 +187,14 @@ def add_lora(model, r: int = 8, alpha: float = 16, dropout: float = 0.05,
         raise UserError("model: already has a LoRA adapter; add LoRA once, or merge_adapter(model) first")
     if quantize_base is not None:
         _quantize_base_4bit(model, quantize_base)
-    config = peft.LoraConfig(task_type="CAUSAL_LM", r=r, lora_alpha=alpha, lora_dropout=float(dropout),
-                             target_modules=target_list, bias="none")
+    config = peft.LoraConfig(
+        task_type="CAUSAL_LM",
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=float(dropout),
+        target_modules=target_list,
+        bias="none",
+    )
     peft.inject_adapter_in_model(config, model, adapter_name=ADAPTER_NAME)
     from peft.tuners.tuners_utils import cast_adapter_dtype
 
@@ -187,8 +226,10 @@ def adapter_config_dict(model, base_model_name_or_path: str | Path, **config) ->
             raise UserError(f"{key}={value!r}: is not a field of peft's LoraConfig; leave it out")
         if key in _WEIGHT_FIELDS and _json_value(value) != _json_value(getattr(lora, key)):
             have = _json_value(getattr(lora, key))
-            raise UserError(f"{key}={value!r}: differs from the model's LoRA ({key}={have!r}); adapter_config.json "
-                            f"must describe the saved weights, so leave it out")
+            raise UserError(
+                f"{key}={value!r}: differs from the model's LoRA ({key}={have!r}); adapter_config.json "
+                f"must describe the saved weights, so leave it out"
+            )
     if not str(base_model_name_or_path):
         raise UserError("base_model_name_or_path='': name the base model folder or hub id the adapter was trained on")
     d = {k: _json_value(v) for k, v in lora.to_dict().items()}
@@ -198,8 +239,7 @@ def adapter_config_dict(model, base_model_name_or_path: str | Path, **config) ->
     return dict(sorted(d.items()))
 
 
-def save_adapter(model, folder: str | Path, base_model_name_or_path: str | Path, tokenizer=None,
-                 **config) -> Path:
+def save_adapter(model, folder: str | Path, base_model_name_or_path: str | Path, tokenizer=None, **config) -> Path:
     """Write `model`'s LoRA as a standard peft adapter folder, atomically; return the folder.
 
     Args:
@@ -238,11 +278,17 @@ def is_adapter_folder(folder: str | Path) -> bool:
 
 
 def _resolve_adapter(adapter: str | Path, revision: str | None = None) -> Path:
-    folder = resolve_folder(adapter, revision=revision, what="adapter",
-                            allow_patterns=["*.json", "*.safetensors", "*.bin", "*.txt", "*.model"])
+    folder = resolve_folder(
+        adapter,
+        revision=revision,
+        what="adapter",
+        allow_patterns=["*.json", "*.safetensors", "*.bin", "*.txt", "*.model"],
+    )
     if not (folder / ADAPTER_CONFIG).is_file():
-        raise UserError(f"adapter {folder}: has no {ADAPTER_CONFIG}; pass a folder written by save_adapter or by "
-                        f"peft's save_pretrained")
+        raise UserError(
+            f"adapter {folder}: has no {ADAPTER_CONFIG}; pass a folder written by save_adapter or by "
+            f"peft's save_pretrained"
+        )
     return folder
 
 
@@ -251,8 +297,10 @@ def _read_adapter_config(folder: Path) -> dict:
     if not isinstance(d, dict):
         raise UserError(f"{folder / ADAPTER_CONFIG} is not a JSON object; save the adapter again")
     if d.get("peft_type") != "LORA":
-        raise UserError(f"{folder / ADAPTER_CONFIG}: peft_type {d.get('peft_type')!r} is not supported; only LoRA "
-                        f"adapters (peft_type LORA) load here")
+        raise UserError(
+            f"{folder / ADAPTER_CONFIG}: peft_type {d.get('peft_type')!r} is not supported; only LoRA "
+            f"adapters (peft_type LORA) load here"
+        )
     return d
 
 
@@ -265,14 +313,18 @@ def adapter_base(adapter: str | Path, revision: str | None = None) -> tuple[str,
     d = _read_adapter_config(folder)
     base = d.get("base_model_name_or_path")
     if not isinstance(base, str) or not base:
-        raise UserError(f"{folder / ADAPTER_CONFIG}: has no base_model_name_or_path; pass the base model and the "
-                        f"adapter separately: load_model(BASE, adapter={str(adapter)!r})")
+        raise UserError(
+            f"{folder / ADAPTER_CONFIG}: has no base_model_name_or_path; pass the base model and the "
+            f"adapter separately: load_model(BASE, adapter={str(adapter)!r})"
+        )
     path = Path(base).expanduser()
     if not path.exists() and not path.is_absolute() and (folder / path).exists():
         base = str(folder / path)
     elif not path.exists() and not looks_like_hub_id(base):
-        raise UserError(f"{folder / ADAPTER_CONFIG}: base_model_name_or_path {base!r} does not exist here; pass the "
-                        f"base model and the adapter separately: load_model(BASE, adapter={str(adapter)!r})")
+        raise UserError(
+            f"{folder / ADAPTER_CONFIG}: base_model_name_or_path {base!r} does not exist here; pass the "
+            f"base model and the adapter separately: load_model(BASE, adapter={str(adapter)!r})"
+        )
     rev = d.get("revision")
     return base, rev if isinstance(rev, str) and rev else None
 
@@ -285,14 +337,18 @@ def _load_adapter_tensors(folder: Path) -> dict[str, torch.Tensor]:
         try:
             return load_file(str(folder / ADAPTER_WEIGHTS))
         except (SafetensorError, OSError) as e:
-            raise UserError(f"{folder / ADAPTER_WEIGHTS} is corrupt or truncated ({str(e).splitlines()[0][:200]}); "
-                            f"save the adapter again") from None
+            raise UserError(
+                f"{folder / ADAPTER_WEIGHTS} is corrupt or truncated ({str(e).splitlines()[0][:200]}); "
+                f"save the adapter again"
+            ) from None
     if (folder / ADAPTER_WEIGHTS_BIN).is_file():
         try:
             return torch.load(folder / ADAPTER_WEIGHTS_BIN, map_location="cpu", weights_only=True)
         except Exception as e:  # unpickling errors have many types
-            raise UserError(f"{folder / ADAPTER_WEIGHTS_BIN} could not be read as a weights-only checkpoint "
-                            f"({type(e).__name__}); save the adapter again as safetensors") from None
+            raise UserError(
+                f"{folder / ADAPTER_WEIGHTS_BIN} could not be read as a weights-only checkpoint "
+                f"({type(e).__name__}); save the adapter again as safetensors"
+            ) from None
     raise UserError(f"adapter {folder}: has no {ADAPTER_WEIGHTS}; copy the whole adapter folder (or save it again)")
 
 
@@ -307,8 +363,10 @@ def _remove_lora(model, merge: bool) -> None:
                 module.merge(safe_merge=True)
             except ValueError as e:  # safe_merge found NaN/inf in the merged weights
                 why = str(e).splitlines()[0][:120]
-                raise UserError(f"model: merging the LoRA adapter into {name} gives non-finite weights ({why}); "
-                                f"the adapter is broken, train or save it again") from None
+                raise UserError(
+                    f"model: merging the LoRA adapter into {name} gives non-finite weights ({why}); "
+                    f"the adapter is broken, train or save it again"
+                ) from None
         parent_name, _, child = name.rpartition(".")
         setattr(model.get_submodule(parent_name), child, module.get_base_layer())
     if hasattr(model, "peft_config"):
@@ -333,13 +391,17 @@ def load_adapter(model, folder: str | Path, trainable: bool = False, revision: s
     folder = _resolve_adapter(folder, revision)
     d = _read_adapter_config(folder)
     if has_lora(model):
-        raise UserError(f"adapter {folder}: the model already has a LoRA adapter; merge_adapter(model) first, "
-                        f"or load the base model again")
+        raise UserError(
+            f"adapter {folder}: the model already has a LoRA adapter; merge_adapter(model) first, "
+            f"or load the base model again"
+        )
     try:
         config = peft.LoraConfig.from_pretrained(str(folder))
     except (TypeError, ValueError) as e:
-        raise UserError(f"{folder / ADAPTER_CONFIG}: not a valid peft LoraConfig ({str(e).splitlines()[0][:200]}); "
-                        f"save the adapter again") from None
+        raise UserError(
+            f"{folder / ADAPTER_CONFIG}: not a valid peft LoraConfig ({str(e).splitlines()[0][:200]}); "
+            f"save the adapter again"
+        ) from None
     state = _load_adapter_tensors(folder)
     config.inference_mode = not trainable
     base = d.get("base_model_name_or_path")
@@ -348,23 +410,35 @@ def load_adapter(model, folder: str | Path, trainable: bool = False, revision: s
         peft.inject_adapter_in_model(config, model, adapter_name=ADAPTER_NAME)
     except ValueError as e:  # e.g. target modules not found in this model
         _remove_lora(model, merge=False)
-        raise UserError(f"adapter {folder}: does not fit this model{for_base}: {str(e).splitlines()[0][:200]}; "
-                        f"load it on its own base model") from None
+        raise UserError(
+            f"adapter {folder}: does not fit this model{for_base}: {str(e).splitlines()[0][:200]}; "
+            f"load it on its own base model"
+        ) from None
     try:
-        expected = {PEFT_PREFIX + k: v.shape for k, v in peft.get_peft_model_state_dict(
-            model, adapter_name=ADAPTER_NAME, save_embedding_layers=False).items()}
+        expected = {
+            PEFT_PREFIX + k: v.shape
+            for k, v in peft.get_peft_model_state_dict(
+                model, adapter_name=ADAPTER_NAME, save_embedding_layers=False
+            ).items()
+        }
         for key, tensor in state.items():
             if key not in expected:
-                raise UserError(f"adapter {folder}: tensor {key} has no place in this model{for_base}; "
-                                f"load it on its own base model")
+                raise UserError(
+                    f"adapter {folder}: tensor {key} has no place in this model{for_base}; "
+                    f"load it on its own base model"
+                )
             if tensor.shape != expected[key]:
-                raise UserError(f"adapter {folder}: tensor {key} has shape {tuple(tensor.shape)} but this model needs "
-                                f"{tuple(expected[key])}{for_base}; load it on its own base model")
+                raise UserError(
+                    f"adapter {folder}: tensor {key} has shape {tuple(tensor.shape)} but this model needs "
+                    f"{tuple(expected[key])}{for_base}; load it on its own base model"
+                )
         missing = sorted(set(expected) - set(state))
         if missing:
-            raise UserError(f"adapter {folder}: {ADAPTER_WEIGHTS} lacks {missing[0]}"
-                            f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}; the adapter does not "
-                            f"match its adapter_config.json or this model{for_base}: save it again")
+            raise UserError(
+                f"adapter {folder}: {ADAPTER_WEIGHTS} lacks {missing[0]}"
+                f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}; the adapter does not "
+                f"match its adapter_config.json or this model{for_base}: save it again"
+            )
         peft.set_peft_model_state_dict(model, state, adapter_name=ADAPTER_NAME)
     except BaseException:
         _remove_lora(model, merge=False)
@@ -390,8 +464,14 @@ def merge_adapter(model):
     return model
 
 
-def merge(base: str | Path | None, adapter: str | Path, out: str | Path, dtype: str | None = None,
-          max_shard_size: int | str = "2GB", overwrite: bool = False) -> Path:
+def merge(
+    base: str | Path | None,
+    adapter: str | Path,
+    out: str | Path,
+    dtype: str | None = None,
+    max_shard_size: int | str = "2GB",
+    overwrite: bool = False,
+) -> Path:
     """Write base + adapter, merged, as a Hugging Face model folder `out` (atomically); return `out`.
 
     Args:
@@ -411,8 +491,9 @@ def merge(base: str | Path | None, adapter: str | Path, out: str | Path, dtype: 
     base_revision = None
     if base is None:
         base, base_revision = adapter_base(adapter_folder)
-    base_folder = resolve_folder(base, revision=base_revision, what="model",
-                                 allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
+    base_folder = resolve_folder(
+        base, revision=base_revision, what="model", allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"]
+    )
     out_path = check_output_path(out, "out", folder=True)
     if out_path.exists():
         if out_path.resolve() in (base_folder.resolve(), adapter_folder.resolve()):
@@ -430,5 +511,16 @@ def merge(base: str | Path | None, adapter: str | Path, out: str | Path, dtype: 
     return save_model(model, out_path, tokenizer=tokenizer, dtype=out_dtype, max_shard_size=max_shard_size)
 
 
-__all__ = ["LORA_TARGETS", "add_lora", "save_adapter", "load_adapter", "merge_adapter", "merge",
-           "check_qlora_supported", "has_lora", "adapter_base", "adapter_config_dict", "is_adapter_folder"]
+__all__ = [
+    "LORA_TARGETS",
+    "add_lora",
+    "save_adapter",
+    "load_adapter",
+    "merge_adapter",
+    "merge",
+    "check_qlora_supported",
+    "has_lora",
+    "adapter_base",
+    "adapter_config_dict",
+    "is_adapter_folder",
+]

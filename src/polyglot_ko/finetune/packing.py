@@ -132,8 +132,10 @@ def rows_to_tensors(rows: Sequence[Row]) -> dict:
 
     if len({len(r.input_ids) for r in rows}) != 1:
         raise ValueError("rows of a batch must all have the same length")
-    batch = {name: torch.tensor([getattr(r, name) for r in rows], dtype=torch.long)
-             for name in ("input_ids", "labels", "position_ids", "document_ids")}
+    batch = {
+        name: torch.tensor([getattr(r, name) for r in rows], dtype=torch.long)
+        for name in ("input_ids", "labels", "position_ids", "document_ids")
+    }
     batch["attention_mask"] = block_causal_mask(batch["document_ids"])
     return batch
 

@@ -5,7 +5,8 @@
 
 Modules: config (TrainConfig, recipes, overrides), data (packed mixture loader), loss (fused output layer +
 cross-entropy), parallel (process groups, FSDP2, activation checkpointing), schedule (warmup + cosine),
-train_state (training checkpoints: DCP, atomic step folders, HF export), metrics (MFU, JSONL, TensorBoard, plot), loop (the
+train_state (training checkpoints: DCP, atomic step folders, HF export), metrics (MFU, JSONL, TensorBoard,
+plot), loop (the
 trainer), cli (`polyglot-ko pretrain`). Imported lazily so that `import polyglot_ko.train` stays light.
 """
 

@@ -193,44 +193,60 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Checks that need no data and no devices; everything fails here, before training starts."""
         if self.model.preset not in PRESETS and not Path(self.model.preset).exists():
-            raise UserError(f"model.preset: unknown preset {self.model.preset!r}; choose one of "
-                            f"{', '.join(PRESETS)} or a config.json path")
+            raise UserError(
+                f"model.preset: unknown preset {self.model.preset!r}; choose one of "
+                f"{', '.join(PRESETS)} or a config.json path"
+            )
         t, d, o = self.train, self.data, self.optim
-        lower_bounds = (("train.max_steps", t.max_steps, 1), ("train.global_batch_size", t.global_batch_size, 1),
-                        ("train.micro_batch_size", t.micro_batch_size, 1), ("data.seq_len", d.seq_len, 8),
-                        ("train.max_bad_steps", t.max_bad_steps, 1), ("train.valid_batches", t.valid_batches, 1),
-                        ("optim.warmup_steps", o.warmup_steps, 0), ("train.valid_every", t.valid_every, 0),
-                        ("checkpoint.save_every", self.checkpoint.save_every, 0),
-                        ("checkpoint.keep_last", self.checkpoint.keep_last, 1),
-                        ("data.num_workers", d.num_workers, 0), ("logging.log_every", self.logging.log_every, 1))
+        lower_bounds = (
+            ("train.max_steps", t.max_steps, 1),
+            ("train.global_batch_size", t.global_batch_size, 1),
+            ("train.micro_batch_size", t.micro_batch_size, 1),
+            ("data.seq_len", d.seq_len, 8),
+            ("train.max_bad_steps", t.max_bad_steps, 1),
+            ("train.valid_batches", t.valid_batches, 1),
+            ("optim.warmup_steps", o.warmup_steps, 0),
+            ("train.valid_every", t.valid_every, 0),
+            ("checkpoint.save_every", self.checkpoint.save_every, 0),
+            ("checkpoint.keep_last", self.checkpoint.keep_last, 1),
+            ("data.num_workers", d.num_workers, 0),
+            ("logging.log_every", self.logging.log_every, 1),
+        )
         for name, value, low in lower_bounds:
             if value < low:
                 raise UserError(f"{name}={value}: must be at least {low}")
         if t.global_batch_size % t.micro_batch_size:
-            raise UserError(f"train.global_batch_size={t.global_batch_size} is not divisible by "
-                            f"train.micro_batch_size={t.micro_batch_size}; make it a multiple")
+            raise UserError(
+                f"train.global_batch_size={t.global_batch_size} is not divisible by "
+                f"train.micro_batch_size={t.micro_batch_size}; make it a multiple"
+            )
         if not (0 <= o.min_lr <= o.lr) or not math.isfinite(o.lr) or o.lr <= 0:
             raise UserError(f"optim.lr={o.lr}, optim.min_lr={o.min_lr}: need 0 <= min_lr <= lr and lr > 0")
-        for name, value, ok, rule in (("optim.beta1", o.beta1, 0 <= o.beta1 < 1, "in [0, 1)"),
-                                      ("optim.beta2", o.beta2, 0 <= o.beta2 < 1, "in [0, 1)"),
-                                      ("optim.eps", o.eps, o.eps > 0, "> 0"),
-                                      ("optim.weight_decay", o.weight_decay, o.weight_decay >= 0, ">= 0"),
-                                      ("optim.grad_clip", o.grad_clip, o.grad_clip >= 0, ">= 0 (0 = off)")):
+        for name, value, ok, rule in (
+            ("optim.beta1", o.beta1, 0 <= o.beta1 < 1, "in [0, 1)"),
+            ("optim.beta2", o.beta2, 0 <= o.beta2 < 1, "in [0, 1)"),
+            ("optim.eps", o.eps, o.eps > 0, "> 0"),
+            ("optim.weight_decay", o.weight_decay, o.weight_decay >= 0, ">= 0"),
+            ("optim.grad_clip", o.grad_clip, o.grad_clip >= 0, ">= 0 (0 = off)"),
+        ):
             if not (math.isfinite(value) and ok):
                 raise UserError(f"{name}={value}: must be {rule}")
         if not d.paths:
             raise UserError("data.paths is empty; give one or more folders made by `polyglot-ko prepare`")
         if d.weights is not None:
             if len(d.weights) != len(d.paths):
-                raise UserError(f"data.weights has {len(d.weights)} values for {len(d.paths)} data.paths; give one "
-                                f"weight per path")
+                raise UserError(
+                    f"data.weights has {len(d.weights)} values for {len(d.paths)} data.paths; give one weight per path"
+                )
             if any(w < 0 or not math.isfinite(w) for w in d.weights) or sum(d.weights) <= 0:
                 raise UserError(f"data.weights={d.weights}: weights must be non-negative with a positive sum")
-        choices = {"parallel.device": (self.parallel.device, ("auto", "cpu", "cuda")),
-                   "parallel.precision": (self.parallel.precision, ("auto", "float32", "bfloat16")),
-                   "parallel.fsdp": (self.parallel.fsdp, ("auto", "on", "off")),
-                   "optim.implementation": (o.implementation, ("auto", "fused", "foreach", "for")),
-                   "checkpoint.export_hf": (self.checkpoint.export_hf, ("checkpoint", "end", "never"))}
+        choices = {
+            "parallel.device": (self.parallel.device, ("auto", "cpu", "cuda")),
+            "parallel.precision": (self.parallel.precision, ("auto", "float32", "bfloat16")),
+            "parallel.fsdp": (self.parallel.fsdp, ("auto", "on", "off")),
+            "optim.implementation": (o.implementation, ("auto", "fused", "foreach", "for")),
+            "checkpoint.export_hf": (self.checkpoint.export_hf, ("checkpoint", "end", "never")),
+        }
         for name, (value, allowed) in choices.items():
             if value not in allowed:
                 raise UserError(f"{name}={value!r}: choose one of {', '.join(allowed)}")
@@ -254,8 +270,10 @@ def model_config_from(section: ModelSection, seq_len: int, manifest_vocab: int |
     tvs, vs = section.tokenizer_vocab_size, section.vocab_size
     if "auto" in (tvs, vs):
         if manifest_vocab is None:
-            raise UserError("model.vocab_size: 'auto' needs data with a manifest.json naming its tokenizer's "
-                            "vocab_size; pass a `polyglot-ko prepare` folder or set model.vocab_size")
+            raise UserError(
+                "model.vocab_size: 'auto' needs data with a manifest.json naming its tokenizer's "
+                "vocab_size; pass a `polyglot-ko prepare` folder or set model.vocab_size"
+            )
         if tvs in (None, "auto"):
             tvs = manifest_vocab
     if tvs is not None:
@@ -299,8 +317,10 @@ def _check_keys(cls, data: Any, prefix: str) -> dict:
     out = {}
     for key, value in data.items():
         if key not in hints:
-            raise UserError(f"{prefix}{key}: unknown setting; valid keys under {prefix.rstrip('.') or 'the top level'} "
-                            f"are {', '.join(f.name for f in dataclasses.fields(cls))}")
+            raise UserError(
+                f"{prefix}{key}: unknown setting; valid keys under {prefix.rstrip('.') or 'the top level'} "
+                f"are {', '.join(f.name for f in dataclasses.fields(cls))}"
+            )
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
             out[key] = _check_keys(tp, value, f"{prefix}{key}.")
@@ -376,8 +396,10 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str] |
         for i, part in enumerate(parts[:-1]):
             if not isinstance(node.get(part), dict):
                 sections = [k for k, t in _hints(TrainConfig).items() if dataclasses.is_dataclass(t)]
-                raise UserError(f"override {dotted}: {'.'.join(parts[:i + 1])} is not a section; sections are "
-                                f"{', '.join(sections)}")
+                raise UserError(
+                    f"override {dotted}: {'.'.join(parts[: i + 1])} is not a section; sections are "
+                    f"{', '.join(sections)}"
+                )
             node = node[part]
         if parts[-1] not in node:
             raise UserError(f"override {dotted}: unknown setting; valid keys here are {', '.join(node)}")
@@ -412,8 +434,10 @@ def load_recipe(path: str | Path | None = None, overrides: dict[str, Any] | list
             if builtin is not None and not path.parent.name:
                 path = builtin
             else:
-                raise UserError(f"recipe {path} does not exist; pass a YAML file or a built-in recipe name "
-                                f"({', '.join(builtin_recipes())})")
+                raise UserError(
+                    f"recipe {path} does not exist; pass a YAML file or a built-in recipe name "
+                    f"({', '.join(builtin_recipes())})"
+                )
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except UnicodeDecodeError:

@@ -18,10 +18,10 @@ the batches are the same whatever the number of processes or DataLoader workers,
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -39,7 +39,7 @@ class DataSpec:
     path: str
     train_prefixes: list[Path]
     valid_prefixes: list[Path] = field(default_factory=list)
-    tokenizer: Optional[dict] = None
+    tokenizer: dict | None = None
     """The manifest's tokenizer record (fingerprint, vocab_size, endoftext_id), None for a bare prefix."""
 
 
@@ -49,31 +49,40 @@ def resolve_data_path(path: str) -> DataSpec:
         manifest = read_manifest(p)
         train = shard_prefixes(manifest, "train")
         if not train:
-            raise UserError(f"data path {path}: its manifest.json lists no training shards; re-run `polyglot-ko prepare`")
+            raise UserError(
+                f"data path {path}: its manifest.json lists no training shards; re-run `polyglot-ko prepare`"
+            )
         return DataSpec(str(path), train, shard_prefixes(manifest, "valid"), manifest.get("tokenizer"))
     prefix = Path(str(path).removesuffix(".bin").removesuffix(".idx"))
     if indexed_exists(prefix):
         return DataSpec(str(path), [prefix])
-    raise UserError(f"data path {path} does not exist (neither a folder with manifest.json nor a .bin/.idx prefix); "
-                    f"create it with `polyglot-ko prepare` or fix --data")
+    raise UserError(
+        f"data path {path} does not exist (neither a folder with manifest.json nor a .bin/.idx prefix); "
+        f"create it with `polyglot-ko prepare` or fix --data"
+    )
 
 
-def check_tokenizers(specs: Sequence[DataSpec], tokenizer_fingerprint: Optional[str],
-                     tokenizer_name: Optional[str]) -> Optional[dict]:
+def check_tokenizers(
+    specs: Sequence[DataSpec], tokenizer_fingerprint: str | None, tokenizer_name: str | None
+) -> dict | None:
     """All manifests must name the same tokenizer, and it must be the recipe's (when one is given)."""
     infos = [(s.path, s.tokenizer) for s in specs if s.tokenizer]
     for path, info in infos[1:]:
         if info.get("fingerprint") != infos[0][1].get("fingerprint"):
-            raise UserError(f"data path {path} was tokenized with a different tokenizer than {infos[0][0]} "
-                            f"(fingerprints {str(info.get('fingerprint'))[:12]} vs "
-                            f"{str(infos[0][1].get('fingerprint'))[:12]}); prepare all data with one tokenizer")
+            raise UserError(
+                f"data path {path} was tokenized with a different tokenizer than {infos[0][0]} "
+                f"(fingerprints {str(info.get('fingerprint'))[:12]} vs "
+                f"{str(infos[0][1].get('fingerprint'))[:12]}); prepare all data with one tokenizer"
+            )
     if tokenizer_fingerprint is not None:
         for path, info in infos:
             if info.get("fingerprint") != tokenizer_fingerprint:
-                raise UserError(f"data path {path} was made with another tokenizer (fingerprint "
-                                f"{str(info.get('fingerprint'))[:12]}...) than tokenizer {tokenizer_name} "
-                                f"({tokenizer_fingerprint[:12]}...); re-run `polyglot-ko prepare` with this tokenizer "
-                                f"or set tokenizer= to the one the data was made with")
+                raise UserError(
+                    f"data path {path} was made with another tokenizer (fingerprint "
+                    f"{str(info.get('fingerprint'))[:12]}...) than tokenizer {tokenizer_name} "
+                    f"({tokenizer_fingerprint[:12]}...); re-run `polyglot-ko prepare` with this tokenizer "
+                    f"or set tokenizer= to the one the data was made with"
+                )
     return infos[0][1] if infos else None
 
 
@@ -87,7 +96,7 @@ class TokenSource:
         self.seed = seed
         self.index = index
         self.name = name or str(self.prefixes[0])
-        self._datasets: Optional[list[IndexedDataset]] = None
+        self._datasets: list[IndexedDataset] | None = None
         counts = []
         self.num_tokens = 0
         for p in self.prefixes:
@@ -98,8 +107,10 @@ class TokenSource:
         self.cum = np.concatenate([[0], np.cumsum(self.shard_samples)])
         self.num_samples = int(self.cum[-1])
         if self.num_samples == 0:
-            raise UserError(f"data {self.name}: {self.num_tokens} tokens are fewer than one sequence of "
-                            f"data.seq_len + 1 = {seq_len + 1}; use more data or a smaller data.seq_len")
+            raise UserError(
+                f"data {self.name}: {self.num_tokens} tokens are fewer than one sequence of "
+                f"data.seq_len + 1 = {seq_len + 1}; use more data or a smaller data.seq_len"
+            )
         self._perm_cache: dict[int, np.ndarray] = {}
 
     @property
@@ -133,13 +144,13 @@ class TokenSource:
         shard = int(np.searchsorted(self.cum, k, side="right") - 1)
         i = k - int(self.cum[shard])
         start = i * self.seq_len
-        return self.datasets[shard].tokens[start:start + self.seq_len + 1].astype(np.int64)
+        return self.datasets[shard].tokens[start : start + self.seq_len + 1].astype(np.int64)
 
     def sequential(self, k: int) -> np.ndarray:
         """Sample k in file order (no shuffle): validation reads the same sequences every time."""
         shard = int(np.searchsorted(self.cum, k, side="right") - 1)
         start = (k - int(self.cum[shard])) * self.seq_len
-        return self.datasets[shard].tokens[start:start + self.seq_len + 1].astype(np.int64)
+        return self.datasets[shard].tokens[start : start + self.seq_len + 1].astype(np.int64)
 
 
 def _block_counts(weights: np.ndarray, block: int) -> np.ndarray:
@@ -155,8 +166,9 @@ def _block_counts(weights: np.ndarray, block: int) -> np.ndarray:
 class MixtureDataset(torch.utils.data.Dataset):
     """Global sample index -> seq_len + 1 tokens, interleaving sources by weight (see the module docstring)."""
 
-    def __init__(self, sources: Sequence[TokenSource], weights: Optional[Sequence[float]], seed: int,
-                 block: Optional[int] = None):
+    def __init__(
+        self, sources: Sequence[TokenSource], weights: Sequence[float] | None, seed: int, block: int | None = None
+    ):
         self.sources = list(sources)
         self.seed = seed
         if weights is None:
@@ -171,7 +183,7 @@ class MixtureDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:  # nominal: the loader draws indices itself, epochs repeat sources
         return 2**62
 
-    @lru_cache(maxsize=4)
+    @lru_cache(maxsize=4)  # noqa: B019 - one dataset per run; the cache lives as long as it, by design
     def _block(self, b: int) -> tuple[np.ndarray, np.ndarray]:
         labels = np.repeat(np.arange(len(self.sources)), self.counts)
         rng = np.random.Generator(np.random.PCG64([self.seed, 1_000_003, b]))
@@ -219,21 +231,39 @@ class _StepSampler(torch.utils.data.Sampler):
 class TrainLoader:
     """Yields, for each optimizer step, the list of this rank's micro-batches (LongTensor [micro, seq_len + 1])."""
 
-    def __init__(self, dataset: MixtureDataset, global_batch: int, micro_batch: int, rank: int, world: int,
-                 samples_consumed: int, steps: int, num_workers: int = 0, pin_memory: bool = False):
+    def __init__(
+        self,
+        dataset: MixtureDataset,
+        global_batch: int,
+        micro_batch: int,
+        rank: int,
+        world: int,
+        samples_consumed: int,
+        steps: int,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+    ):
         if global_batch % (micro_batch * world):
-            raise UserError(f"train.global_batch_size={global_batch} is not divisible by train.micro_batch_size="
-                            f"{micro_batch} x {world} process(es); choose a global batch that is a multiple of "
-                            f"{micro_batch * world}")
+            raise UserError(
+                f"train.global_batch_size={global_batch} is not divisible by train.micro_batch_size="
+                f"{micro_batch} x {world} process(es); choose a global batch that is a multiple of "
+                f"{micro_batch * world}"
+            )
         self.dataset = dataset
         self.global_batch, self.micro_batch, self.world = global_batch, micro_batch, world
         self.accum = global_batch // (micro_batch * world)
         self.samples_consumed = samples_consumed
         sampler = _StepSampler(samples_consumed, global_batch, rank, world, steps)
         self._loader = torch.utils.data.DataLoader(
-            dataset, batch_size=micro_batch, sampler=sampler, num_workers=num_workers,
-            persistent_workers=False, prefetch_factor=4 if num_workers else None, drop_last=False,
-            pin_memory=pin_memory)
+            dataset,
+            batch_size=micro_batch,
+            sampler=sampler,
+            num_workers=num_workers,
+            persistent_workers=False,
+            prefetch_factor=4 if num_workers else None,
+            drop_last=False,
+            pin_memory=pin_memory,
+        )
         self._iter = iter(self._loader)
 
     def next_step(self) -> list[torch.Tensor]:
@@ -267,5 +297,5 @@ class ValidSet:
     def batches(self, rank: int, world: int, micro_batch: int) -> Iterator[torch.Tensor]:
         mine = self.items[rank::world]
         for i in range(0, len(mine), micro_batch):
-            chunk = mine[i:i + micro_batch]
+            chunk = mine[i : i + micro_batch]
             yield torch.from_numpy(np.stack([self.sources[s].sequential(k) for s, k in chunk]))

@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -63,7 +63,7 @@ class TrainingStopped(UserError):
     """Training cannot go on (e.g. too many consecutive non-finite steps); the message says why and what to do."""
 
 
-def _load_tokenizer(name: Optional[str]):
+def _load_tokenizer(name: str | None):
     if not name:
         return None
     from ..tokenizer import load_tokenizer
@@ -107,8 +107,10 @@ class Trainer:
             manifest_vocab = self.tokenizer.vocab_size
         self.model_config: ModelConfig = model_config_from(cfg.model, cfg.data.seq_len, manifest_vocab)
         if manifest_vocab is not None and manifest_vocab > self.model_config.vocab_size:
-            raise UserError(f"model.vocab_size={self.model_config.vocab_size} is smaller than the data's tokenizer "
-                            f"({manifest_vocab} ids); set model.vocab_size=auto")
+            raise UserError(
+                f"model.vocab_size={self.model_config.vocab_size} is smaller than the data's tokenizer "
+                f"({manifest_vocab} ids); set model.vocab_size=auto"
+            )
         seq_len = cfg.data.seq_len
         self.sources = build_sources([(s.path, s.train_prefixes) for s in self.specs], seq_len, cfg.data.seed)
         if valid_specs:
@@ -122,17 +124,22 @@ class Trainer:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         t = cfg.train
         if t.global_batch_size % (t.micro_batch_size * world):
-            raise UserError(f"train.global_batch_size={t.global_batch_size} is not divisible by "
-                            f"train.micro_batch_size={t.micro_batch_size} x {world} process(es); choose a multiple "
-                            f"of {t.micro_batch_size * world}")
+            raise UserError(
+                f"train.global_batch_size={t.global_batch_size} is not divisible by "
+                f"train.micro_batch_size={t.micro_batch_size} x {world} process(es); choose a multiple "
+                f"of {t.micro_batch_size * world}"
+            )
         self.info: DistInfo = init_distributed(cfg.parallel.device)
         self.device = self.info.device
         self.dtype = compute_dtype(cfg.parallel.precision, self.device)
         if self.dtype != torch.float32 and not dist.is_initialized():
             # bf16 compute with fp32 master weights is FSDP2's MixedPrecisionPolicy: use it on one process too.
             self._init_single_process_group()
-        fsdp = cfg.parallel.fsdp == "on" or (cfg.parallel.fsdp == "auto" and self.info.distributed) \
+        fsdp = (
+            cfg.parallel.fsdp == "on"
+            or (cfg.parallel.fsdp == "auto" and self.info.distributed)
             or self.dtype != torch.float32
+        )
         if cfg.parallel.fsdp == "off" and self.dtype != torch.float32:
             raise UserError("parallel.fsdp=off with bfloat16: mixed precision is done by FSDP2; use parallel.fsdp=auto")
         if fsdp and not dist.is_initialized():
@@ -147,8 +154,10 @@ class Trainer:
 
             model = load_model(cfg.model.init_from, dtype="float32")
             if model.config.vocab_size != self.model_config.vocab_size:
-                raise UserError(f"model.init_from={cfg.model.init_from}: its vocab_size {model.config.vocab_size} "
-                                f"differs from the recipe's {self.model_config.vocab_size}")
+                raise UserError(
+                    f"model.init_from={cfg.model.init_from}: its vocab_size {model.config.vocab_size} "
+                    f"differs from the recipe's {self.model_config.vocab_size}"
+                )
             self.model_config = model.config
             model.train()
         else:
@@ -166,7 +175,8 @@ class Trainer:
             root.to(self.device)
             if self.info.distributed:
                 root = torch.nn.parallel.DistributedDataParallel(
-                    root, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+                    root, device_ids=[self.device.index] if self.device.type == "cuda" else None
+                )
         self.root = root
         self.optimizer = build_optimizer(root, cfg, self.device, sharded=fsdp or self.info.distributed)
 
@@ -175,7 +185,7 @@ class Trainer:
         self.samples_consumed = 0
         self.skipped_steps = 0
         self.bad_in_a_row = 0
-        self.resumed_from: Optional[Path] = None
+        self.resumed_from: Path | None = None
         resume = ckpt.agree(str(ckpt.find_resume(self.out, cfg.checkpoint.resume) or ""), self.info)
         if resume:
             meta = ckpt.load_checkpoint(Path(resume), self.root, self.optimizer, self.info)
@@ -185,14 +195,18 @@ class Trainer:
             self.bad_in_a_row = int(meta.get("bad_in_a_row", 0))
             self.resumed_from = Path(resume)
             if meta.get("seq_len") != seq_len or meta.get("data_seed") != cfg.data.seed:
-                self._warn(f"resuming {resume} with a different data.seq_len/data.seed than it was saved with; "
-                           f"the sample order changes from here on")
+                self._warn(
+                    f"resuming {resume} with a different data.seq_len/data.seed than it was saved with; "
+                    f"the sample order changes from here on"
+                )
         if self.tokenizer is None and cfg.checkpoint.export_hf != "never":
-            self._warn("no tokenizer given (tokenizer=... or --tokenizer): the data's tokenizer is not checked and "
-                       "the exported Hugging Face folders will have no tokenizer files")
+            self._warn(
+                "no tokenizer given (tokenizer=... or --tokenizer): the data's tokenizer is not checked and "
+                "the exported Hugging Face folders will have no tokenizer files"
+            )
         self.stop_requested = False
-        self.last_checkpoint: Optional[Path] = self.resumed_from
-        self.last_hf: Optional[Path] = None
+        self.last_checkpoint: Path | None = self.resumed_from
+        self.last_hf: Path | None = None
         self.tokens_per_step = t.global_batch_size * seq_len
         self.flops_per_token = self.model_config.flops_per_token(seq_len)
         self.peak, self.peak_source = peak_flops(self.device)
@@ -201,28 +215,43 @@ class Trainer:
     def _init_single_process_group(self) -> None:
         store = dist.HashStore()
         backend = "nccl" if self.device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend, store=store, rank=0, world_size=1,
-                                device_id=self.device if self.device.type == "cuda" else None)
+        dist.init_process_group(
+            backend=backend,
+            store=store,
+            rank=0,
+            world_size=1,
+            device_id=self.device if self.device.type == "cuda" else None,
+        )
 
     def _warn(self, msg: str) -> None:
         if self.info.is_main:
             print(f"warning: {msg}", file=sys.stderr, flush=True)
 
     def _meta(self) -> dict:
-        return {"step": self.step, "samples_consumed": self.samples_consumed, "skipped_steps": self.skipped_steps,
-                "bad_in_a_row": self.bad_in_a_row, "seq_len": self.cfg.data.seq_len, "data_seed": self.cfg.data.seed,
-                "world_size": self.info.world_size, "global_batch_size": self.cfg.train.global_batch_size,
-                "schedule": {k: getattr(self.cfg.optim, k) for k in ("lr", "min_lr", "warmup_steps", "decay_steps")},
-                "model": self.model_config.to_hf_dict(), "config": self.cfg.to_dict(),
-                "tokenizer": self.data_tokenizer, "time": time.time()}
+        return {
+            "step": self.step,
+            "samples_consumed": self.samples_consumed,
+            "skipped_steps": self.skipped_steps,
+            "bad_in_a_row": self.bad_in_a_row,
+            "seq_len": self.cfg.data.seq_len,
+            "data_seed": self.cfg.data.seed,
+            "world_size": self.info.world_size,
+            "global_batch_size": self.cfg.train.global_batch_size,
+            "schedule": {k: getattr(self.cfg.optim, k) for k in ("lr", "min_lr", "warmup_steps", "decay_steps")},
+            "model": self.model_config.to_hf_dict(),
+            "config": self.cfg.to_dict(),
+            "tokenizer": self.data_tokenizer,
+            "time": time.time(),
+        }
 
     def save(self) -> Path:
-        path = ckpt.save_checkpoint(self.out, self.step, self.root, self.optimizer, self._meta(), self.info,
-                                    self.cfg.checkpoint.keep_last)
+        path = ckpt.save_checkpoint(
+            self.out, self.step, self.root, self.optimizer, self._meta(), self.info, self.cfg.checkpoint.keep_last
+        )
         self.last_checkpoint = path
         return path
 
-    def export(self, folder: Path) -> Optional[Path]:
+    def export(self, folder: Path) -> Path | None:
         out = ckpt.export_hf(self.root, self.model_config, folder, self.tokenizer, self.info)
         if out is not None:
             self.last_hf = out
@@ -237,8 +266,7 @@ class Trainer:
 
     def _grad_norm(self) -> torch.Tensor:
         clip = self.cfg.optim.grad_clip
-        norm = torch.nn.utils.clip_grad_norm_(self.root.parameters(), clip if clip > 0 else float("inf"),
-                                              foreach=True)
+        norm = torch.nn.utils.clip_grad_norm_(self.root.parameters(), clip if clip > 0 else float("inf"), foreach=True)
         if hasattr(norm, "full_tensor"):
             norm = norm.full_tensor()
         return norm
@@ -256,7 +284,7 @@ class Trainer:
                 # Reduce-scatter gradients once per step, on the last micro-batch.
                 self.root.set_requires_gradient_sync(last)
             batch = batch.to(self.device, non_blocking=True)
-            with (self.root.no_sync() if ddp and not last else contextlib.nullcontext()):
+            with self.root.no_sync() if ddp and not last else contextlib.nullcontext():
                 loss = self.root(batch)
                 (loss / len(batches)).backward()
             loss_sum += loss.detach().float()
@@ -277,7 +305,7 @@ class Trainer:
         return loss_v, norm, finite, stop
 
     @torch.no_grad()
-    def validate(self) -> Optional[float]:
+    def validate(self) -> float | None:
         """Mean loss per token over the fixed held-out sequences (all processes together)."""
         if not self.valid_sources:
             return None
@@ -290,7 +318,9 @@ class Trainer:
         all_reduce_(n, "max")
         for i in range(int(n.item())):
             b = batches[i] if i < len(batches) else None
-            tokens = (b if b is not None else torch.zeros(1, self.cfg.data.seq_len + 1, dtype=torch.long)).to(self.device)
+            tokens = (b if b is not None else torch.zeros(1, self.cfg.data.seq_len + 1, dtype=torch.long)).to(
+                self.device
+            )
             loss_sum = self.root(tokens, reduction="sum")
             if b is not None:
                 total[0] += loss_sum.double()
@@ -302,13 +332,18 @@ class Trainer:
     def _install_signals(self) -> dict:
         previous = {}
         if threading_main():
+
             def handler(signum, frame):
                 if self.stop_requested and signum == signal.SIGINT:
                     raise KeyboardInterrupt
                 self.stop_requested = True
                 if self.info.is_main:
-                    print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping "
-                          f"(Ctrl-C again to abort without saving)", file=sys.stderr, flush=True)
+                    print(
+                        f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping "
+                        f"(Ctrl-C again to abort without saving)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
 
             for s in (signal.SIGTERM, signal.SIGINT):
                 previous[s] = signal.signal(s, handler)
@@ -324,19 +359,38 @@ class Trainer:
             atomic_write_json(self.out / "model_config.json", self.model_config.to_hf_dict())
         barrier()
         previous = self._install_signals()
-        logger = MetricsLogger(self.out, is_main, t.max_steps, self.step, cfg.logging.tensorboard,
-                               cfg.logging.progress, cfg.logging.log_every)
+        logger = MetricsLogger(
+            self.out,
+            is_main,
+            t.max_steps,
+            self.step,
+            cfg.logging.tensorboard,
+            cfg.logging.progress,
+            cfg.logging.log_every,
+        )
         remaining = max(t.max_steps - self.step, 0)
-        loader = TrainLoader(self.dataset, t.global_batch_size, t.micro_batch_size, self.info.rank,
-                             self.info.world_size, self.samples_consumed, remaining, cfg.data.num_workers,
-                             pin_memory=self.device.type == "cuda")
+        loader = TrainLoader(
+            self.dataset,
+            t.global_batch_size,
+            t.micro_batch_size,
+            self.info.rank,
+            self.info.world_size,
+            self.samples_consumed,
+            remaining,
+            cfg.data.num_workers,
+            pin_memory=self.device.type == "cuda",
+        )
         if is_main:
             n = self.model_config.num_parameters()
             what = f"resuming from {self.resumed_from} at step {self.step}" if self.resumed_from else "starting"
-            print(f"pretrain: {what}; model {self.model_config.name} {n / 1e6:.2f}M params, "
-                  f"{self.info.world_size} process(es) on {self.device.type}, {str(self.dtype).removeprefix('torch.')}"
-                  f"{', FSDP2' if self.fsdp else ''}, {loader.accum} micro-batch(es)/step, "
-                  f"{self.tokens_per_step} tokens/step", file=sys.stderr, flush=True)
+            print(
+                f"pretrain: {what}; model {self.model_config.name} {n / 1e6:.2f}M params, "
+                f"{self.info.world_size} process(es) on {self.device.type}, {str(self.dtype).removeprefix('torch.')}"
+                f"{', FSDP2' if self.fsdp else ''}, {loader.accum} micro-batch(es)/step, "
+                f"{self.tokens_per_step} tokens/step",
+                file=sys.stderr,
+                flush=True,
+            )
         self.root.train()
         tok_rates: list[float] = []
         valid_loss = last_loss = None
@@ -357,8 +411,16 @@ class Trainer:
                 if self.step > 1 or self.resumed_from:
                     tok_rates.append(tok_s)
                 mfu = self.flops_per_token * tok_s / (self.peak * self.info.world_size)
-                rec = {"step": self.step, "loss": loss_v, "lr": lr, "grad_norm": norm, "tokens_per_s": tok_s,
-                       "mfu": mfu, "step_time_s": dt, "tokens": self.samples_consumed * self.cfg.data.seq_len}
+                rec = {
+                    "step": self.step,
+                    "loss": loss_v,
+                    "lr": lr,
+                    "grad_norm": norm,
+                    "tokens_per_s": tok_s,
+                    "mfu": mfu,
+                    "step_time_s": dt,
+                    "tokens": self.samples_consumed * self.cfg.data.seq_len,
+                }
                 if self.device.type == "cuda":
                     rec["gpu_mem_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
                 if not finite:
@@ -370,7 +432,8 @@ class Trainer:
                     raise TrainingStopped(
                         f"{self.bad_in_a_row} consecutive steps had a non-finite loss or gradient norm (last at step "
                         f"{self.step}); lower optim.lr, raise optim.warmup_steps or check the data; the last good "
-                        f"checkpoint is {self.last_checkpoint or 'none'}")
+                        f"checkpoint is {self.last_checkpoint or 'none'}"
+                    )
                 if stop:
                     break
                 if cfg.checkpoint.save_every and self.step % cfg.checkpoint.save_every == 0 and self.step < t.max_steps:
@@ -402,15 +465,22 @@ class Trainer:
         wall = time.perf_counter() - start_time
         tok_rate = sorted(tok_rates)[len(tok_rates) // 2] if tok_rates else None
         summary = {
-            "out": str(self.out), "steps": self.step, "interrupted": interrupted,
-            "final_train_loss": last_loss, "final_valid_loss": valid_loss,
+            "out": str(self.out),
+            "steps": self.step,
+            "interrupted": interrupted,
+            "final_train_loss": last_loss,
+            "final_valid_loss": valid_loss,
             "tokens_per_s": tok_rate,
             "mfu": (self.flops_per_token * tok_rate / (self.peak * self.info.world_size)) if tok_rate else None,
-            "peak_flops": self.peak, "peak_flops_source": self.peak_source,
-            "skipped_steps": self.skipped_steps, "processes": self.info.world_size, "device": self.device.type,
+            "peak_flops": self.peak,
+            "peak_flops_source": self.peak_source,
+            "skipped_steps": self.skipped_steps,
+            "processes": self.info.world_size,
+            "device": self.device.type,
             "checkpoint": str(self.last_checkpoint) if self.last_checkpoint else None,
             "hf_model": str(self.last_hf) if self.last_hf else None,
-            "metrics": str(self.out / "metrics.jsonl"), "wall_s": wall,
+            "metrics": str(self.out / "metrics.jsonl"),
+            "wall_s": wall,
             "parameters": self.model_config.num_parameters(),
         }
         if is_main:
@@ -420,17 +490,21 @@ class Trainer:
             atomic_write_json(self.out / "summary.json", summary)
             rate = f"{tok_rate:,.0f} tokens/s" if tok_rate else "n/a tokens/s"
             mfu = f"{summary['mfu'] * 100:.1f}%" if summary["mfu"] else "n/a"
-            print(f"pretrain: {'stopped' if interrupted else 'done'} at step {self.step}/{t.max_steps}; "
-                  f"train loss {_fmt(last_loss)}, valid loss {_fmt(valid_loss)}; {rate}, MFU {mfu} "
-                  f"({self.peak_source}); {self.skipped_steps} skipped step(s); checkpoint {summary['checkpoint']}; "
-                  f"HF model {summary['hf_model']}", file=sys.stderr, flush=True)
+            print(
+                f"pretrain: {'stopped' if interrupted else 'done'} at step {self.step}/{t.max_steps}; "
+                f"train loss {_fmt(last_loss)}, valid loss {_fmt(valid_loss)}; {rate}, MFU {mfu} "
+                f"({self.peak_source}); {self.skipped_steps} skipped step(s); checkpoint {summary['checkpoint']}; "
+                f"HF model {summary['hf_model']}",
+                file=sys.stderr,
+                flush=True,
+            )
         return summary
 
     def close(self) -> None:
         destroy_distributed()
 
 
-def _fmt(x: Optional[float]) -> str:
+def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.4f}"
 
 
@@ -440,7 +514,7 @@ def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def resolve_config(config: Union[TrainConfig, str, os.PathLike, dict, None] = None, **overrides: Any) -> TrainConfig:
+def resolve_config(config: TrainConfig | str | os.PathLike | dict | None = None, **overrides: Any) -> TrainConfig:
     """A `TrainConfig` from a recipe (object, path, dict or None) and overrides; see `pretrain`."""
     if isinstance(config, TrainConfig):
         cfg = config
@@ -450,8 +524,13 @@ def resolve_config(config: Union[TrainConfig, str, os.PathLike, dict, None] = No
         cfg = config_from_dict(config)
     else:
         cfg = load_recipe(config)
-    shortcuts = {"max_steps": "train.max_steps", "save_every": "checkpoint.save_every", "resume": "checkpoint.resume",
-                 "data": "data.paths", "valid_data": "data.valid_paths"}
+    shortcuts = {
+        "max_steps": "train.max_steps",
+        "save_every": "checkpoint.save_every",
+        "resume": "checkpoint.resume",
+        "data": "data.paths",
+        "valid_data": "data.valid_paths",
+    }
     dotted = {}
     for k, v in overrides.items():
         if v is None:
@@ -467,7 +546,7 @@ def resolve_config(config: Union[TrainConfig, str, os.PathLike, dict, None] = No
     return apply_overrides(cfg, dotted)
 
 
-def pretrain(config: Union[TrainConfig, str, os.PathLike, dict, None] = None, **overrides: Any) -> dict:
+def pretrain(config: TrainConfig | str | os.PathLike | dict | None = None, **overrides: Any) -> dict:
     """Train per a recipe and return a summary dict.
 
     config: a `TrainConfig`, a recipe path, a dict shaped like a recipe, or None (defaults). overrides: dotted keys

@@ -36,17 +36,17 @@ class _FusedLinearCE(torch.autograd.Function):
         total = torch.zeros((), dtype=torch.promote_types(h.dtype, torch.float32), device=h.device)
         rows = torch.arange(min(chunk, n), device=h.device)
         for s in range(0, n, chunk):
-            hc, tc = h[s:s + chunk], targets[s:s + chunk]
+            hc, tc = h[s : s + chunk], targets[s : s + chunk]
             logits = _chunk_logits(hc, weight)
             lse = torch.logsumexp(logits, dim=-1)
-            r = rows[:hc.shape[0]]
+            r = rows[: hc.shape[0]]
             total += (lse - logits[r, tc]).sum()
             # d(mean loss)/d(logits) = (softmax - onehot) / n, computed in place over the chunk's logits.
             probs = logits.sub_(lse[:, None]).exp_()
             probs[r, tc] -= 1.0
             probs.mul_(1.0 / n)
             g = probs.to(h.dtype)
-            grad_h[s:s + chunk] = g @ weight
+            grad_h[s : s + chunk] = g @ weight
             if weight.dtype == grad_w.dtype:
                 grad_w.addmm_(g.t(), hc)
             else:
@@ -61,8 +61,9 @@ class _FusedLinearCE(torch.autograd.Function):
         return grad_h * grad_out.to(grad_h.dtype), (grad_w * grad_out).to(ctx.weight_dtype), None, None
 
 
-def linear_cross_entropy(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int = DEFAULT_CHUNK,
-                         reduction: str = "mean") -> torch.Tensor:
+def linear_cross_entropy(
+    h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int = DEFAULT_CHUNK, reduction: str = "mean"
+) -> torch.Tensor:
     """Mean (or summed) cross entropy of `h @ weight.T` against `targets`, without materialising all logits.
 
     With gradients enabled the gradients are computed during this call (see the module docstring); without,
@@ -74,7 +75,7 @@ def linear_cross_entropy(h: torch.Tensor, weight: torch.Tensor, targets: torch.T
         return loss * h.shape[0] if reduction == "sum" else loss
     total = torch.zeros((), dtype=torch.promote_types(h.dtype, torch.float32), device=h.device)
     for s in range(0, h.shape[0], chunk):
-        total += F.cross_entropy(_chunk_logits(h[s:s + chunk], weight), targets[s:s + chunk], reduction="sum")
+        total += F.cross_entropy(_chunk_logits(h[s : s + chunk], weight), targets[s : s + chunk], reduction="sum")
     return total if reduction == "sum" else total / h.shape[0]
 
 
@@ -95,5 +96,10 @@ class CausalLMTrainingModule(nn.Module):
     def forward(self, tokens: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         inputs, targets = tokens[:, :-1], tokens[:, 1:]
         h = self.model.hidden_states(inputs)  # [B, T, d], after the final LayerNorm
-        return linear_cross_entropy(h.reshape(-1, h.shape[-1]), self.model.embed_out.weight,
-                                    targets.reshape(-1), chunk=self.chunk, reduction=reduction)
+        return linear_cross_entropy(
+            h.reshape(-1, h.shape[-1]),
+            self.model.embed_out.weight,
+            targets.reshape(-1),
+            chunk=self.chunk,
+            reduction=reduction,
+        )

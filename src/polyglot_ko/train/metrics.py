@@ -17,10 +17,25 @@ import torch
 
 # Dense (no sparsity) peak FLOP/s per device by name fragment, bf16 tensor cores unless noted.
 PEAK_FLOPS_BF16 = [
-    ("H200", 989e12), ("H100 PCIe", 756e12), ("H100", 989e12), ("GH200", 989e12), ("H800", 989e12),
-    ("B200", 2250e12), ("B100", 1750e12), ("A100", 312e12), ("A800", 312e12), ("A6000", 154.8e12),
-    ("L40S", 362e12), ("L40", 181e12), ("L4", 121e12), ("A10G", 70e12), ("A10", 125e12),
-    ("RTX 4090", 165e12), ("RTX 3090", 71e12), ("V100", 125e12), ("T4", 65e12),  # V100/T4: fp16
+    ("H200", 989e12),
+    ("H100 PCIe", 756e12),
+    ("H100", 989e12),
+    ("GH200", 989e12),
+    ("H800", 989e12),
+    ("B200", 2250e12),
+    ("B100", 1750e12),
+    ("A100", 312e12),
+    ("A800", 312e12),
+    ("A6000", 154.8e12),
+    ("L40S", 362e12),
+    ("L40", 181e12),
+    ("L4", 121e12),
+    ("A10G", 70e12),
+    ("A10", 125e12),
+    ("RTX 4090", 165e12),
+    ("RTX 3090", 71e12),
+    ("V100", 125e12),
+    ("T4", 65e12),  # V100/T4: fp16
 ]
 
 _CPU_PEAK: float | None = None
@@ -58,8 +73,16 @@ def peak_flops(device: torch.device) -> tuple[float, str]:
 class MetricsLogger:
     """Rank 0 only: metrics.jsonl (one JSON object per line), TensorBoard scalars, a tqdm bar, console lines."""
 
-    def __init__(self, out: Path, enabled: bool, total_steps: int, start_step: int, tensorboard: bool,
-                 progress: bool, log_every: int):
+    def __init__(
+        self,
+        out: Path,
+        enabled: bool,
+        total_steps: int,
+        start_step: int,
+        tensorboard: bool,
+        progress: bool,
+        log_every: int,
+    ):
         self.enabled = enabled
         self.path = Path(out) / "metrics.jsonl"
         self.log_every = log_every
@@ -111,8 +134,12 @@ class MetricsLogger:
                     self.tb.add_scalar(f"{prefix}/{k}", v, step)
         if self.bar is not None and record.get("split") != "valid":
             self.bar.update(step - self.bar.n)
-            self.bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}",
-                                 tok_s=f"{record.get('tokens_per_s', 0):.0f}", refresh=False)
+            self.bar.set_postfix(
+                loss=f"{record['loss']:.4f}",
+                lr=f"{record['lr']:.2e}",
+                tok_s=f"{record.get('tokens_per_s', 0):.0f}",
+                refresh=False,
+            )
         if console or (self.bar is None and step % self.log_every == 0):
             text = " ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
             if self.bar is not None:

@@ -60,8 +60,9 @@ def init_distributed(device_name: str = "auto") -> DistInfo:
         device = torch.device("cuda", local_rank)
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=30),
-                                device_id=device if device.type == "cuda" else None)
+        dist.init_process_group(
+            backend=backend, timeout=datetime.timedelta(minutes=30), device_id=device if device.type == "cuda" else None
+        )
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank, device=device)
 
 

@@ -31,7 +31,7 @@ import shutil
 import signal
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,7 +63,7 @@ def list_checkpoints(ckpt_dir: Path) -> list[tuple[int, Path]]:
     return sorted(out)
 
 
-def find_resume(out: Path, resume: str) -> Optional[Path]:
+def find_resume(out: Path, resume: str) -> Path | None:
     """The checkpoint folder to resume from, per `checkpoint.resume` ("auto", "never", or a folder)."""
     if resume == "never":
         return None
@@ -72,8 +72,10 @@ def find_resume(out: Path, resume: str) -> Optional[Path]:
         return found[-1][1] if found else None
     p = Path(resume)
     if not (p / META).is_file() or not (p / ".metadata").is_file():
-        raise UserError(f"checkpoint.resume={resume}: not a complete checkpoint folder (no meta.json/.metadata); "
-                        f"pass checkpoints/step_NNNNNN of a run or use 'auto'")
+        raise UserError(
+            f"checkpoint.resume={resume}: not a complete checkpoint folder (no meta.json/.metadata); "
+            f"pass checkpoints/step_NNNNNN of a run or use 'auto'"
+        )
     return p
 
 
@@ -89,10 +91,17 @@ def rng_state() -> dict:
     """This process's RNG states as plain JSON data (byte states base64-encoded)."""
     kind, key, pos, has_gauss, cached = np.random.get_state()
     version, internal, gauss_next = random.getstate()
-    state = {"torch": _b64(torch.get_rng_state()),
-             "numpy": {"kind": kind, "key": key.tolist(), "pos": int(pos), "has_gauss": int(has_gauss),
-                       "cached_gaussian": float(cached)},
-             "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next}}
+    state = {
+        "torch": _b64(torch.get_rng_state()),
+        "numpy": {
+            "kind": kind,
+            "key": key.tolist(),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = _b64(torch.cuda.get_rng_state())
     return state
@@ -103,18 +112,28 @@ def set_rng_state(state: dict, source: str = "rng state") -> None:
     try:
         n, p = state["numpy"], state["python"]
         torch_state = _from_b64(state["torch"])
-        numpy_state = (str(n["kind"]), np.asarray(n["key"], dtype=np.uint32), int(n["pos"]), int(n["has_gauss"]),
-                       float(n["cached_gaussian"]))
-        python_state = (int(p["version"]), tuple(int(x) for x in p["internal"]),
-                        None if p["gauss_next"] is None else float(p["gauss_next"]))
+        numpy_state = (
+            str(n["kind"]),
+            np.asarray(n["key"], dtype=np.uint32),
+            int(n["pos"]),
+            int(n["has_gauss"]),
+            float(n["cached_gaussian"]),
+        )
+        python_state = (
+            int(p["version"]),
+            tuple(int(x) for x in p["internal"]),
+            None if p["gauss_next"] is None else float(p["gauss_next"]),
+        )
         torch.set_rng_state(torch_state)
         np.random.set_state(numpy_state)
         random.setstate(python_state)
         if "cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state(_from_b64(state["cuda"]))
     except (KeyError, TypeError, ValueError, RuntimeError, base64.binascii.Error) as e:
-        raise UserError(f"{source}: not an RNG state written by polyglot-ko ({type(e).__name__}: "
-                        f"{str(e)[:120]}); resume from an untouched checkpoint") from None
+        raise UserError(
+            f"{source}: not an RNG state written by polyglot-ko ({type(e).__name__}: "
+            f"{str(e)[:120]}); resume from an untouched checkpoint"
+        ) from None
 
 
 # --- reading DCP files without running code from them ---------------------------------------------------
@@ -123,10 +142,16 @@ def _dcp_metadata_classes() -> set[tuple[str, str]]:
 
     # Every class of DCP's metadata module is a plain dataclass or enum: data, never a callable that runs code.
     allowed = {(md.__name__, n) for n, v in vars(md).items() if isinstance(v, type) and v.__module__ == md.__name__}
-    allowed |= {("torch.distributed.checkpoint.filesystem", "_StorageInfo"), ("torch", "Size"),
-                ("torch.serialization", "_get_layout"), ("collections", "OrderedDict"),
-                ("pathlib", "PosixPath"), ("pathlib", "PurePosixPath"), ("pathlib", "WindowsPath"),
-                ("pathlib", "PureWindowsPath")}
+    allowed |= {
+        ("torch.distributed.checkpoint.filesystem", "_StorageInfo"),
+        ("torch", "Size"),
+        ("torch.serialization", "_get_layout"),
+        ("collections", "OrderedDict"),
+        ("pathlib", "PosixPath"),
+        ("pathlib", "PurePosixPath"),
+        ("pathlib", "WindowsPath"),
+        ("pathlib", "PureWindowsPath"),
+    }
     allowed |= {("torch", n) for n, v in vars(torch).items() if isinstance(v, torch.dtype)}
     return allowed
 
@@ -141,9 +166,11 @@ class _DataOnlyUnpickler(pickle.Unpickler):
 
 
 def _refuse(path: Path, what: str, detail: str) -> UserError:
-    return UserError(f"{path}: refusing to read this checkpoint: its {what} needs {detail}, which no checkpoint "
-                     f"polyglot-ko writes contains (a crafted or foreign file); resume only from checkpoints you "
-                     f"wrote or trust")
+    return UserError(
+        f"{path}: refusing to read this checkpoint: its {what} needs {detail}, which no checkpoint "
+        f"polyglot-ko writes contains (a crafted or foreign file); resume only from checkpoints you "
+        f"wrote or trust"
+    )
 
 
 def check_dcp_metadata(path: Path) -> None:
@@ -156,8 +183,9 @@ def check_dcp_metadata(path: Path) -> None:
     except pickle.UnpicklingError as e:
         raise _refuse(path, ".metadata", str(e) or "an unknown object") from None
     except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, ImportError) as e:
-        raise UserError(f"{path}/.metadata: unreadable ({type(e).__name__}); the checkpoint is damaged, resume "
-                        f"from another one") from None
+        raise UserError(
+            f"{path}/.metadata: unreadable ({type(e).__name__}); the checkpoint is damaged, resume from another one"
+        ) from None
 
 
 def _safe_load_planner(path: Path, refused: list[UserError]):
@@ -173,8 +201,13 @@ def _safe_load_planner(path: Path, refused: list[UserError]):
                 torch.load(io.BytesIO(raw), weights_only=True)
             except pickle.UnpicklingError as e:
                 found = re.search(r"GLOBAL ([\w.]+)", str(e))
-                refused.append(_refuse(path, f"item {read_item.dest_index.fqn!r}",
-                                       found.group(1) if found else "an object that is not plain data"))
+                refused.append(
+                    _refuse(
+                        path,
+                        f"item {read_item.dest_index.fqn!r}",
+                        found.group(1) if found else "an object that is not plain data",
+                    )
+                )
                 raise refused[-1] from None
             super().load_bytes(read_item, io.BytesIO(raw))
 
@@ -206,8 +239,15 @@ def _training_state(root: torch.nn.Module, optimizer: torch.optim.Optimizer) -> 
     return {"model": model_sd, "optim": optim_sd}
 
 
-def save_checkpoint(out: Path, step: int, root: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    meta: dict[str, Any], info: DistInfo, keep_last: int) -> Path:
+def save_checkpoint(
+    out: Path,
+    step: int,
+    root: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    meta: dict[str, Any],
+    info: DistInfo,
+    keep_last: int,
+) -> Path:
     """Write checkpoints/step_NNNNNN atomically (all ranks call this) and prune to the newest `keep_last`."""
     import torch.distributed.checkpoint as dcp
 
@@ -271,21 +311,26 @@ def load_checkpoint(path: Path, root: torch.nn.Module, optimizer: torch.optim.Op
     except UserError:
         raise
     except (Exception, CheckpointException) as e:  # DCP raises several types for shape/key mismatches
-        raise UserError(f"checkpoint {path} does not match this model/optimizer ({type(e).__name__}: "
-                        f"{str(e).splitlines()[0][:300]}); resume with the recipe that wrote it or use "
-                        f"checkpoint.resume=never") from None
+        raise UserError(
+            f"checkpoint {path} does not match this model/optimizer ({type(e).__name__}: "
+            f"{str(e).splitlines()[0][:300]}); resume with the recipe that wrote it or use "
+            f"checkpoint.resume=never"
+        ) from None
     set_state_dict(root, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
     rng_file = path / f"rng_rank{info.rank}.json"
     if rng_file.is_file():
         set_rng_state(read_json(rng_file, "resume from an untouched checkpoint"), source=str(rng_file))
     elif (path / f"rng_rank{info.rank}.pt").is_file():
         # Older versions pickled the RNG state; unpickling a file from a checkpoint can run code, so it is ignored.
-        warnings.warn(f"{path}: RNG state in the old pickled format is not read (unsafe); the resumed run's random "
-                      f"draws (dropout, sampling) will differ from an uninterrupted one", stacklevel=2)
+        warnings.warn(
+            f"{path}: RNG state in the old pickled format is not read (unsafe); the resumed run's random "
+            f"draws (dropout, sampling) will differ from an uninterrupted one",
+            stacklevel=2,
+        )
     return read_json(path / META, "resume from an untouched checkpoint")
 
 
-def full_model_state(root: torch.nn.Module, info: DistInfo) -> Optional[dict[str, torch.Tensor]]:
+def full_model_state(root: torch.nn.Module, info: DistInfo) -> dict[str, torch.Tensor] | None:
     """The whole model's state dict on CPU, names as in HF (rank 0 gets it, other ranks None). Collective."""
     from torch.distributed.checkpoint.state_dict import (
         StateDictOptions,
@@ -301,7 +346,7 @@ def full_model_state(root: torch.nn.Module, info: DistInfo) -> Optional[dict[str
     return {k.removeprefix("model."): v for k, v in sd.items()}
 
 
-def export_hf(root: torch.nn.Module, model_config, folder: Path, tokenizer: Any, info: DistInfo) -> Optional[Path]:
+def export_hf(root: torch.nn.Module, model_config, folder: Path, tokenizer: Any, info: DistInfo) -> Path | None:
     """Write a Hugging Face model folder (with the tokenizer) from the training model. Collective."""
     from ..checkpoint import save_model
     from ..model import GPTNeoXForCausalLM
@@ -333,8 +378,10 @@ def export_checkpoint(checkpoint: str | Path, dest: str | Path, tokenizer: Any =
 
     checkpoint = Path(checkpoint)
     if not (checkpoint / META).is_file() or not (checkpoint / ".metadata").is_file():
-        raise UserError(f"{checkpoint}: not a complete training checkpoint (no meta.json/.metadata); pass "
-                        f"RUN/checkpoints/step_NNNNNN")
+        raise UserError(
+            f"{checkpoint}: not a complete training checkpoint (no meta.json/.metadata); pass "
+            f"RUN/checkpoints/step_NNNNNN"
+        )
     meta = read_json(checkpoint / META, "export from an untouched checkpoint")
     config = ModelConfig.from_hf_dict(meta["model"], source=str(checkpoint / META))
     root = CausalLMTrainingModule(GPTNeoXForCausalLM(config))
