@@ -1,361 +1,36 @@
-"""`polyglot-ko serve`: an OpenAI-compatible HTTP API (completions, chat) with continuous batching.
+"""The FastAPI app: `Service` turns each request into sequences for the worker and shapes the answer."""
 
-    polyglot-ko serve --model EleutherAI/polyglot-ko-1.3b [--host 127.0.0.1] [--port 8000] [--api-key KEY]
-
-Endpoints: `POST /v1/completions`, `POST /v1/chat/completions`, `GET /v1/models`, `GET /health`. Streaming
-uses server-sent events (`data: {...}` lines, then `data: [DONE]`) exactly like OpenAI's, so the official
-`openai` client works unchanged (`OpenAI(base_url="http://127.0.0.1:8000/v1", api_key=KEY or "none")`).
-
-One worker thread owns the model and a `DecodeEngine` (generate.py). HTTP handlers run on the asyncio loop:
-they validate a request, turn it into sequences and hand them to the worker through a queue; each new
-sequence joins the running batch at the next decode step and leaves it when done, and its text comes back to
-the handler as it is decoded (`loop.call_soon_threadsafe`). A client that disconnects cancels its sequences,
-which frees their batch rows at the next step. Errors are OpenAI-style JSON
-(`{"error": {"message", "type", "param", "code"}}`): 400 bad values, 401 API key, 404 unknown model/route,
-413 body or prompt too long, 422 wrong JSON types, 429 queue full, 503 shutting down. A failure inside a
-decode step fails the sequences of that step with a 500 and the worker carries on; `GET /health` answers 200
-only while the worker is alive, accepting and not stuck in a step (503 with the reason otherwise).
-
-Chat template (Polyglot-Ko is a base model; this is the KoAlpaca-style format its instruction-tuned
-descendants use, documented so clients can rely on it):
-
-    {system message}\\n\\n                      (only if there is one)
-    ### 질문: {user message}\\n\\n### 답변: {assistant message}\\n\\n   (for each earlier turn)
-    ### 질문: {last user message}\\n\\n### 답변:
-
-Generation stops at the next "### 질문:" as well as at any `stop` the request gives.
-"""
-
-# No `from __future__ import annotations`: FastAPI and pydantic resolve the annotations at run time.
+# No `from __future__ import annotations`: FastAPI resolves the `Request` annotations of the routes at run time.
 import asyncio
 import hmac
 import json
 import logging
-import queue
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .chat_template import CHAT_TEMPLATE, render_chat
-from .errors import UserError
-from .sampling import SamplingParams
+from ..errors import UserError
+from ..sampling import SamplingParams
+from .api import (
+    CHAT_USER,
+    APIError,
+    ChatRequest,
+    CompletionRequest,
+    ServerLimits,
+    _error_event,
+    _lone_surrogate_at,
+    format_chat,
+    sse,
+)
+from .worker import BatchWorker, QueueFull, _Handle
 
 log = logging.getLogger("polyglot_ko.serve")
-
-CHAT_USER, CHAT_ASSISTANT = "### 질문:", "### 답변:"
-
-
-def format_chat(messages: list[dict], template: str | None = None) -> str:
-    """The generation prompt for {"role", "content"} messages under a chat template (default: ours, which ends
-    with "### 답변:"); the server uses the model folder's own (`Generator.chat_template`)."""
-    return render_chat(messages, add_generation_prompt=True, template=template or CHAT_TEMPLATE)
-
-
-# --- request schemas ---------------------------------------------------------------------------------------
-class CommonRequest(BaseModel):
-    """Fields completions and chat share. Strict types: "5" is not a number here (422); unknown OpenAI fields
-    are ignored."""
-
-    model_config = ConfigDict(strict=True, extra="ignore")
-    model: str | None = None
-    max_tokens: int | None = None
-    temperature: float = 1.0
-    top_p: float = 1.0
-    n: int = 1
-    stream: bool = False
-    stop: str | list[str] | None = None
-    seed: int | None = None
-    user: str | None = None
-    stream_options: dict | None = None
-    # Extensions (pass with the openai client's `extra_body`): the decoding options Korean output needs.
-    top_k: int = 0
-    repetition_penalty: float = 1.0
-    no_repeat_ngram_size: int = 0
-    stop_token_ids: list[int] | None = None
-
-
-class CompletionRequest(CommonRequest):
-    prompt: str | list[str] | list[int] | list[list[int]]
-    echo: bool = False
-    logprobs: int | None = None
-
-
-class Message(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
-    role: Literal["system", "user", "assistant"]
-    content: str
-
-
-class ChatRequest(CommonRequest):
-    messages: list[Message] = Field(min_length=1)
-    max_completion_tokens: int | None = None
-    logprobs: bool = False
-    top_logprobs: int | None = None
-
-
-class APIError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        type_: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-    ):
-        super().__init__(message)
-        self.status, self.message, self.type, self.param, self.code = status, message, type_, param, code
-
-    def body(self) -> dict:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
-
-
-# --- the worker thread that owns the model ----------------------------------------------------------------
-@dataclass
-class _Handle:
-    """Bridges one sequence's events from the worker thread to the request's asyncio queue."""
-
-    loop: asyncio.AbstractEventLoop
-    events: asyncio.Queue
-    index: int
-    sequence: Any = None
-    error: str | None = None
-
-    def _put(self, item) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self.events.put_nowait, item)
-        except RuntimeError:  # the loop is closed: the client is gone, nothing to tell
-            pass
-
-    def on_text(self, _seq, chunk: str) -> None:
-        self._put(("text", self.index, chunk))
-
-    def on_done(self, seq) -> None:
-        self._put(("done", self.index, seq))
-
-    def on_error(self, message: str) -> None:
-        self.error = message
-        self._put(("error", self.index, message))
-
-
-class QueueFull(Exception):
-    pass
-
-
-class BatchWorker:
-    """One thread, one `DecodeEngine`: takes sequences from an inbox and steps the batch while there is work.
-
-    Nothing a request does can stop it: a failed step fails only the sequences in it (the engine is
-    failure-safe), and anything else that raises is logged and fails what was in the engine, which is then
-    replaced. The load it reports is derived from the sequences themselves (accepted and not finished), never
-    kept as a hand-maintained counter that a failure could leave raised.
-    """
-
-    def __init__(self, generator, max_queue: int = 64, stall_seconds: float = 300.0):
-        self.generator = generator
-        self.engine = generator.new_engine()
-        self.max_queue = max_queue
-        self.stall_seconds = stall_seconds
-        self.inbox: queue.Queue = queue.Queue()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._live: set = set()  # sequences accepted here whose end has not been reported yet
-        self.peak_batch = 0  # most sequences decoded in one step: > 1 proves requests share steps
-        self.tokens_generated = 0
-        self.failed_steps = 0
-        self.last_error: str | None = None
-        self.step_started: float | None = None  # monotonic time the step in progress began
-        self.accepting = True
-        self.thread = threading.Thread(target=self._loop, name="polyglot-ko-decode", daemon=True)
-
-    def start(self) -> "BatchWorker":
-        self.thread.start()
-        return self
-
-    @property
-    def in_system(self) -> int:
-        """Sequences accepted and not finished (queued + running)."""
-        with self._lock:
-            return sum(1 for s in self._live if not s.finished)
-
-    def submit(self, sequences: list) -> None:
-        with self._lock:
-            if not self.accepting:
-                raise APIError(
-                    503, "the server is shutting down; retry on another instance", "server_error", code="shutting_down"
-                )
-            self._live = {s for s in self._live if not s.finished}
-            if len(self._live) + len(sequences) > self.max_queue:
-                raise QueueFull()
-            self._live.update(sequences)
-        for s in sequences:
-            self.inbox.put(s)
-
-    def health(self) -> tuple[str, int]:
-        """("ok", 200), or why not and 503: the worker thread died, is shutting down, or a step hangs."""
-        if not self.thread.is_alive():
-            return "worker_stopped", 503
-        if not self.accepting:
-            return "shutting_down", 503
-        started = self.step_started
-        if started is not None and time.monotonic() - started > self.stall_seconds:
-            return "stalled", 503
-        return "ok", 200
-
-    def stats(self) -> dict:
-        return {
-            "running": len(self.engine.active),
-            "waiting": len(self.engine.pending) + self.inbox.qsize(),
-            "in_system": self.in_system,
-            "peak_batch": self.peak_batch,
-            "steps": self.engine.steps,
-            "tokens_generated": self.tokens_generated,
-            "failed_steps": self.failed_steps,
-            "last_error": self.last_error,
-        }
-
-    def _report(self, seqs) -> None:
-        for s in seqs:
-            self.tokens_generated += len(s.out_ids)
-            if s.error is not None:
-                s.tag.on_error(f"generation failed: {type(s.error).__name__}: {s.error}")
-            else:
-                s.tag.on_done(s)
-        with self._lock:
-            self._live.difference_update(seqs)
-
-    def _fail_everything(self, error: Exception) -> None:
-        """Last resort when something outside a step raised: fail what the engine holds, start a new one."""
-        engine, self.engine = self.engine, self.generator.new_engine()
-        failed = [s for s in list(engine.active) + list(engine.admitting) + list(engine.pending) if not s.finished]
-        for s in failed:
-            s.fail(error)
-        self._report(failed)
-
-    def _iterate(self) -> None:
-        engine = self.engine
-        try:
-            item = self.inbox.get(timeout=0.05) if not engine.has_work else self.inbox.get_nowait()
-            engine.submit(item)
-            while True:
-                engine.submit(self.inbox.get_nowait())
-        except queue.Empty:
-            pass
-        if not engine.has_work:
-            return
-        self.step_started = time.monotonic()
-        failures = engine.failed_steps
-        try:
-            done = engine.step()
-        finally:
-            self.step_started = None
-        if engine.failed_steps != failures:
-            self.failed_steps += 1
-            error = next(s.error for s in done if s.error is not None)
-            self.last_error = f"{type(error).__name__}: {error}"
-            log.error(
-                "decode step failed (%s); its %d sequence(s) were ended with an error",
-                self.last_error,
-                sum(s.error is not None for s in done),
-            )
-        self.peak_batch = max(self.peak_batch, len(engine.active))
-        if done:
-            self._report(done)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._iterate()
-            except Exception as e:  # the thread must outlive any failure, or every request would hang
-                log.exception("decode worker failed outside a step")
-                self.failed_steps += 1
-                self.last_error = f"{type(e).__name__}: {e}"
-                self._fail_everything(e)
-
-    def shutdown(self, timeout: float = 0.0) -> None:
-        """Stop accepting; give running sequences `timeout` seconds to finish, then cancel the rest."""
-        with self._lock:
-            self.accepting = False
-        deadline = time.monotonic() + timeout
-        while self.in_system and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for s in list(self.engine.active) + list(self.engine.pending):
-            s.cancel()
-        end = time.monotonic() + 5
-        while self.in_system and time.monotonic() < end:
-            time.sleep(0.02)
-        self._stop.set()
-        self.thread.join(timeout=5)
-
-
-# --- the app ------------------------------------------------------------------------------------------------
-@dataclass
-class ServerLimits:
-    """Guards against requests that would hog the model."""
-
-    max_prompt_tokens: int = 1536
-    """Longest prompt in tokens (413 above it)."""
-    max_tokens: int = 512
-    """Largest `max_tokens` a request may ask for (400 above it)."""
-    max_queue: int = 64
-    """Sequences queued or running at once, over all requests (429 above it)."""
-    max_n: int = 8
-    """Largest `n` (choices per prompt)."""
-    max_body_bytes: int = 1 << 20
-    """Largest request body (413 above it, checked while it arrives)."""
-    default_max_tokens: int = 16
-    """`max_tokens` when a completion request gives none (OpenAI's default is 16)."""
-    stall_seconds: float = 300.0
-    """`/health` answers 503 "stalled" when one decode step has run longer than this."""
-    max_stop: int = 16
-    """Most stop strings per request (each is searched after every token)."""
-    max_stop_chars: int = 256
-    """Longest stop string."""
-    body_timeout: float = 30.0
-    """Seconds a client may take to send its request body (408 after that: slow clients hold a connection)."""
-
-    def validate(self) -> "ServerLimits":
-        for name, value in vars(self).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise UserError(f"server limit {name}={value!r} must be a number > 0", param=name)
-        return self
-
-
-def sse(obj) -> str:
-    return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
-
-
-def _lone_surrogate_at(obj, path: str = "", depth: int = 0) -> str | None:
-    """The dotted path of the first string (key or value) holding a lone surrogate, if any."""
-    if depth > 64:  # deeper than any field we read; pydantic rejects its type
-        return None
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
-    if isinstance(obj, str):
-        try:
-            obj.encode("utf-8")
-        except UnicodeEncodeError:
-            return path or "body"
-        return None
-    for key, value in items:
-        where = f"{path}.{key}" if path else str(key)
-        if isinstance(key, str) and _lone_surrogate_at(key, where, depth + 1):
-            return where
-        found = _lone_surrogate_at(value, where, depth + 1)
-        if found:
-            return found
-    return None
-
-
-def _error_event(message: str) -> str:
-    return sse({"error": {"message": message, "type": "server_error", "param": None, "code": None}})
 
 
 class Service:
@@ -845,6 +520,3 @@ def create_app(
         return await service.chat(request)
 
     return app
-
-
-__all__ = ["create_app", "format_chat", "BatchWorker", "Service", "ServerLimits", "APIError"]
