@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import glob
 import json
-import math
 import shutil
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from typing import Any
 
 from .errors import UserError
 from .io_utils import atomic_write_json, atomic_write_text, check_output_path
+from .quickstart_report import print_final, render_report
 
 # The team's mean-word-length floor (3 characters per whitespace word, EleutherAI/dps configs/korean_jsonl.yaml)
 # drops about two thirds of conversational Korean, whose eojeol average 2-3 syllables; the quickstart keeps
@@ -177,6 +177,212 @@ def _clean_files(data_dir: Path) -> list[str]:
     return files
 
 
+class _Run:
+    """One quickstart run: its sizes, folders and stage results; a method per stage, each reused when finished."""
+
+    def __init__(self, out: Path, corpus, fast: bool, force: bool, kobest_dir, kobest_limit: int, max_steps, workers):
+        self.out, self.corpus, self.fast, self.force = out, corpus, fast, force
+        self.kobest_dir, self.kobest_limit, self.workers = kobest_dir, kobest_limit, workers
+        self.stages = Stages(out, force)
+        self.inputs = _corpus_inputs(corpus)
+        for p in self.inputs:
+            if not Path(p).exists() and not glob.glob(p):
+                raise UserError(f"corpus {p} does not exist; pass files, globs or folders of .txt/.jsonl(.gz) text")
+        self.size = FAST if fast else DEFAULT
+        if fast and self.size.max_documents:
+            self.inputs = _subset(self.inputs, self.size.max_documents, out)
+        if max_steps:
+            self.size = QuickstartSize(**{**asdict(self.size), "max_steps": max_steps})
+        self.data_dir, self.tok_dir = out / "data", out / "tokenizer"
+        self.train_dir, self.model_dir = out / "train", out / "model"
+        if force and self.train_dir.exists():
+            shutil.rmtree(self.train_dir)  # otherwise `resume: auto` would continue the old run
+
+    def prepare(self) -> dict:
+        """1. clean, filter, dedup, mask; no tokenizer yet (it is trained on the cleaned text next)."""
+        from .data.pipeline import prepare
+
+        def stage() -> dict:
+            stats = prepare(
+                self.inputs,
+                self.data_dir,
+                tokenizer=None,
+                workers=self.workers,
+                valid_fraction=0.05,
+                overwrite=self.force,
+                **PREPARE_OPTIONS,
+            )
+            return {"stats": stats, "pii_examples": _pii_examples(self.inputs)}
+
+        prepared = self.stages.run("prepare", "1/7 prepare: normalize, filter, deduplicate, mask personal data", stage)
+        for ex in prepared["pii_examples"]:
+            print(f"  PII before: {ex['before']}\n      after:  {ex['after']}")
+        kept_chars = prepared["stats"].get("characters", {}).get("kept") or 0
+        if self.corpus and not self.fast:
+            self.size = scaled_for(int(kept_chars), self.size)
+        return prepared
+
+    def tokenizer(self) -> dict:
+        """2. a morpheme-aware byte-level BPE on the cleaned text."""
+        from .tokenizer_train import train_tokenizer
+
+        def stage() -> dict:
+            tok = train_tokenizer(
+                _clean_files(self.data_dir),
+                self.tok_dir,
+                vocab_size=self.size.vocab_size,
+                max_chars=None,
+                analysis="word",
+            )
+            return {
+                "vocab_size": tok.vocab_size,
+                "padded_vocab_size": tok.padded_vocab_size,
+                "special_ids": tok.special_ids,
+                "fingerprint": tok.fingerprint,
+            }
+
+        return self.stages.run("tokenizer", "2/7 train a morpheme-aware byte-level BPE tokenizer", stage)
+
+    def tokenize(self) -> dict:
+        """3. the cleaned documents into indexed datasets (reuses the cleaned output)."""
+        from .data.pipeline import prepare
+
+        def stage() -> dict:
+            return {
+                "stats": prepare(
+                    self.inputs,
+                    self.data_dir,
+                    tokenizer=str(self.tok_dir),
+                    workers=self.workers,
+                    valid_fraction=0.05,
+                    **PREPARE_OPTIONS,
+                )
+            }
+
+        return self.stages.run("tokenize", "3/7 tokenize into GPT-NeoX indexed datasets", stage)
+
+    def recipe(self) -> dict:
+        size = self.size
+        return {
+            "model": {
+                "preset": "tiny",
+                "hidden_size": size.hidden_size,
+                "num_hidden_layers": size.num_layers,
+                "num_attention_heads": size.num_heads,
+                "intermediate_size": 4 * size.hidden_size,
+                "max_position_embeddings": max(512, size.seq_len),
+                "vocab_size": "auto",
+            },
+            "data": {"paths": [str(self.data_dir)], "seq_len": size.seq_len},
+            "optim": {"lr": size.lr, "min_lr": size.lr / 10, "warmup_steps": max(5, size.max_steps // 20)},
+            "train": {
+                "max_steps": size.max_steps,
+                "global_batch_size": size.batch_size,
+                "micro_batch_size": size.batch_size,
+                "valid_every": size.valid_every,
+                "valid_batches": 8,
+            },
+            "checkpoint": {
+                "save_every": max(10, size.max_steps // 4),
+                "keep_last": 1,
+                "resume": "auto",
+                "export_hf": "end",
+            },
+            "logging": {"tensorboard": False, "plot": True},
+        }
+
+    def pretrain(self) -> dict:
+        """4. pretrain (resumes from its last checkpoint when interrupted)."""
+        from .train import pretrain
+
+        def stage() -> dict:
+            summary = pretrain(self.recipe(), out=str(self.train_dir), tokenizer=str(self.tok_dir))
+            if summary.get("interrupted"):
+                raise KeyboardInterrupt
+            return {"summary": summary, "size": asdict(self.size)}
+
+        return self.stages.run(
+            "pretrain", f"4/7 pretrain a small model ({self.size.max_steps} steps on the CPU)", stage
+        )
+
+    def export(self, trained: dict) -> dict:
+        """5. the Hugging Face model folder at OUT/model."""
+        from .checkpoint import load_model, save_model
+
+        def stage() -> dict:
+            hf = trained["summary"].get("hf_model")
+            if not hf or not Path(hf).is_dir():
+                raise UserError(f"pretraining left no HF model folder ({hf}); rerun with force=True")
+            model = load_model(hf)
+            save_model(model, self.model_dir, tokenizer=str(self.tok_dir))
+            return {
+                "folder": str(self.model_dir),
+                "parameters": model.num_parameters(),
+                "config": model.config.to_hf_dict(),
+            }
+
+        return self.stages.run("export", "5/7 export a Hugging Face model folder", stage)
+
+    def evaluate(self, model, tokenizer) -> dict:
+        """6. perplexity on held-out text, KOBEST 0-shot when its data is given."""
+
+        def stage() -> dict:
+            from .eval.perplexity import perplexity
+
+            # The prepared folder's validation shards: documents the model never trained on.
+            result: dict[str, Any] = {
+                "perplexity": perplexity(model, tokenizer, self.data_dir, context=self.size.seq_len, progress=False)
+            }
+            if self.kobest_dir:
+                from .eval.kobest import evaluate_kobest, markdown_table
+
+                kob = evaluate_kobest(
+                    model,
+                    tokenizer,
+                    shots=[0],
+                    data_dir=self.kobest_dir,
+                    limit=self.kobest_limit,
+                    max_length=model.config.max_position_embeddings,
+                )
+                result["kobest"] = kob
+                result["kobest_table"] = markdown_table(kob, model_name="quickstart")
+            return result
+
+        title = "6/7 evaluate: held-out perplexity" + (", KOBEST 0-shot" if self.kobest_dir else "")
+        evaluated = self.stages.run("evaluate", title, stage)
+        if "perplexity" in evaluated:
+            p = evaluated["perplexity"]
+            print(
+                f"  held-out: {p['tokens']} tokens, perplexity {p['perplexity']:.2f} per token, "
+                f"{p['perplexity_per_character']:.3f} per character, {p['bits_per_character']:.3f} bits/char"
+            )
+        if "kobest_table" in evaluated:
+            print(evaluated["kobest_table"])
+        return evaluated
+
+    def samples(self, model, tokenizer) -> dict:
+        """7. greedy and sampled continuations of the sample prompts."""
+
+        def stage() -> dict:
+            from .generate import Generator
+
+            gen = Generator(model, tokenizer)
+            n = self.size.max_new_tokens
+            samples = []
+            for prompt in SAMPLE_PROMPTS:
+                greedy = gen.generate(prompt, max_new_tokens=n, repetition_penalty=1.2, no_repeat_ngram_size=3)
+                sampled = gen.generate(
+                    prompt, max_new_tokens=n, temperature=0.8, top_p=0.95, repetition_penalty=1.2, seed=0
+                )
+                samples.append({"prompt": prompt, "greedy": greedy.text, "sampled": sampled.text})
+            return {"samples": samples}
+
+        sampled = self.stages.run("samples", "7/7 generate Korean samples", stage)
+        for s in sampled["samples"]:
+            print(f"  {s['prompt']} → {s['greedy']!r}")
+        return sampled
+
+
 def run_quickstart(
     out: str | Path = "quickstart-out",
     corpus: list[str] | None = None,
@@ -202,186 +408,29 @@ def run_quickstart(
     """
     out = check_output_path(out, "out", folder=True).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    stages = Stages(out, force)
-    inputs = _corpus_inputs(corpus)
-    for p in inputs:
-        if not Path(p).exists() and not glob.glob(p):
-            raise UserError(f"corpus {p} does not exist; pass files, globs or folders of .txt/.jsonl(.gz) text")
-    size = FAST if fast else DEFAULT
-    if fast and size.max_documents:
-        inputs = _subset(inputs, size.max_documents, out)
-    if max_steps:
-        size = QuickstartSize(**{**asdict(size), "max_steps": max_steps})
-    data_dir, tok_dir, train_dir, model_dir = out / "data", out / "tokenizer", out / "train", out / "model"
-    if force and train_dir.exists():
-        shutil.rmtree(train_dir)  # otherwise `resume: auto` would continue the old run
-
-    banner = (
+    run = _Run(out, corpus, fast, force, kobest_dir, kobest_limit, max_steps, workers)
+    print(
         "polyglot-ko quickstart: a whole (tiny) Polyglot-Ko from raw Korean text, on this machine.\n"
-        f"corpus: {'the bundled sample corpus' if not corpus else ', '.join(corpus)}; output: {out}"
+        f"corpus: {'the bundled sample corpus' if not corpus else ', '.join(corpus)}; output: {out}",
+        flush=True,
     )
-    print(banner, flush=True)
-
-    # 1. prepare: clean, filter, dedup, mask; no tokenizer yet (it is trained on the cleaned text next).
-    def prepare_stage() -> dict:
-        from .data.pipeline import prepare
-
-        stats = prepare(
-            inputs, data_dir, tokenizer=None, workers=workers, valid_fraction=0.05, overwrite=force, **PREPARE_OPTIONS
-        )
-        return {"stats": stats, "pii_examples": _pii_examples(inputs)}
-
-    prepared = stages.run("prepare", "1/7 prepare: normalize, filter, deduplicate, mask personal data", prepare_stage)
-    for ex in prepared["pii_examples"]:
-        print(f"  PII before: {ex['before']}\n      after:  {ex['after']}")
-    kept_chars = prepared["stats"].get("characters", {}).get("kept") or 0
-    if corpus and not fast:
-        size = scaled_for(int(kept_chars), size)
-
-    # 2. tokenizer: morpheme-aware byte-level BPE on the cleaned text.
-    def tokenizer_stage() -> dict:
-        from .tokenizer_train import train_tokenizer
-
-        tok = train_tokenizer(
-            _clean_files(data_dir), tok_dir, vocab_size=size.vocab_size, max_chars=None, analysis="word"
-        )
-        return {
-            "vocab_size": tok.vocab_size,
-            "padded_vocab_size": tok.padded_vocab_size,
-            "special_ids": tok.special_ids,
-            "fingerprint": tok.fingerprint,
-        }
-
-    tok_info = stages.run("tokenizer", "2/7 train a morpheme-aware byte-level BPE tokenizer", tokenizer_stage)
-
-    # 3. tokenize the cleaned documents into indexed datasets (reuses the cleaned output).
-    def tokenize_stage() -> dict:
-        from .data.pipeline import prepare
-
-        stats = prepare(
-            inputs, data_dir, tokenizer=str(tok_dir), workers=workers, valid_fraction=0.05, **PREPARE_OPTIONS
-        )
-        return {"stats": stats}
-
-    tokenized = stages.run("tokenize", "3/7 tokenize into GPT-NeoX indexed datasets", tokenize_stage)
-
-    # 4. pretrain (resumes from its last checkpoint when interrupted).
-    def pretrain_stage() -> dict:
-        from .train import pretrain
-
-        recipe = {
-            "model": {
-                "preset": "tiny",
-                "hidden_size": size.hidden_size,
-                "num_hidden_layers": size.num_layers,
-                "num_attention_heads": size.num_heads,
-                "intermediate_size": 4 * size.hidden_size,
-                "max_position_embeddings": max(512, size.seq_len),
-                "vocab_size": "auto",
-            },
-            "data": {"paths": [str(data_dir)], "seq_len": size.seq_len},
-            "optim": {"lr": size.lr, "min_lr": size.lr / 10, "warmup_steps": max(5, size.max_steps // 20)},
-            "train": {
-                "max_steps": size.max_steps,
-                "global_batch_size": size.batch_size,
-                "micro_batch_size": size.batch_size,
-                "valid_every": size.valid_every,
-                "valid_batches": 8,
-            },
-            "checkpoint": {
-                "save_every": max(10, size.max_steps // 4),
-                "keep_last": 1,
-                "resume": "auto",
-                "export_hf": "end",
-            },
-            "logging": {"tensorboard": False, "plot": True},
-        }
-        summary = pretrain(recipe, out=str(train_dir), tokenizer=str(tok_dir))
-        if summary.get("interrupted"):
-            raise KeyboardInterrupt
-        return {"summary": summary, "size": asdict(size)}
-
-    trained = stages.run("pretrain", f"4/7 pretrain a small model ({size.max_steps} steps on the CPU)", pretrain_stage)
-
-    # 5. the Hugging Face model folder at OUT/model.
-    def export_stage() -> dict:
-        from .checkpoint import load_model, save_model
-
-        hf = trained["summary"].get("hf_model")
-        if not hf or not Path(hf).is_dir():
-            raise UserError(f"pretraining left no HF model folder ({hf}); rerun with force=True")
-        model = load_model(hf)
-        save_model(model, model_dir, tokenizer=str(tok_dir))
-        return {"folder": str(model_dir), "parameters": model.num_parameters(), "config": model.config.to_hf_dict()}
-
-    exported = stages.run("export", "5/7 export a Hugging Face model folder", export_stage)
+    prepared = run.prepare()
+    tok_info = run.tokenizer()
+    tokenized = run.tokenize()
+    trained = run.pretrain()
+    exported = run.export(trained)
 
     from .checkpoint import load_model
     from .tokenizer import load_tokenizer
 
-    model = load_model(model_dir)
-    tokenizer = load_tokenizer(model_dir)
-
-    # 6. evaluation: perplexity on held-out text, KOBEST 0-shot when its data is given.
-    def eval_stage() -> dict:
-        from .eval.perplexity import perplexity
-
-        # The prepared folder's validation shards: documents the model never trained on.
-        result: dict[str, Any] = {
-            "perplexity": perplexity(model, tokenizer, data_dir, context=size.seq_len, progress=False)
-        }
-        if kobest_dir:
-            from .eval.kobest import evaluate_kobest, markdown_table
-
-            kob = evaluate_kobest(
-                model,
-                tokenizer,
-                shots=[0],
-                data_dir=kobest_dir,
-                limit=kobest_limit,
-                max_length=model.config.max_position_embeddings,
-            )
-            result["kobest"] = kob
-            result["kobest_table"] = markdown_table(kob, model_name="quickstart")
-        return result
-
-    evaluated = stages.run(
-        "evaluate", "6/7 evaluate: held-out perplexity" + (", KOBEST 0-shot" if kobest_dir else ""), eval_stage
-    )
-    if "perplexity" in evaluated:
-        p = evaluated["perplexity"]
-        print(
-            f"  held-out: {p['tokens']} tokens, perplexity {p['perplexity']:.2f} per token, "
-            f"{p['perplexity_per_character']:.3f} per character, {p['bits_per_character']:.3f} bits/char"
-        )
-    if "kobest_table" in evaluated:
-        print(evaluated["kobest_table"])
-
-    # 7. samples.
-    def sample_stage() -> dict:
-        from .generate import Generator
-
-        gen = Generator(model, tokenizer)
-        samples = []
-        for prompt in SAMPLE_PROMPTS:
-            greedy = gen.generate(
-                prompt, max_new_tokens=size.max_new_tokens, repetition_penalty=1.2, no_repeat_ngram_size=3
-            )
-            sampled = gen.generate(
-                prompt, max_new_tokens=size.max_new_tokens, temperature=0.8, top_p=0.95, repetition_penalty=1.2, seed=0
-            )
-            samples.append({"prompt": prompt, "greedy": greedy.text, "sampled": sampled.text})
-        return {"samples": samples}
-
-    sampled = stages.run("samples", "7/7 generate Korean samples", sample_stage)
-    for s in sampled["samples"]:
-        print(f"  {s['prompt']} → {s['greedy']!r}")
-
+    model, tokenizer = load_model(run.model_dir), load_tokenizer(run.model_dir)
+    evaluated = run.evaluate(model, tokenizer)
+    sampled = run.samples(model, tokenizer)
     summary = {
         "out": str(out),
         "corpus": corpus or "bundled",
         "fast": fast,
-        "size": asdict(size),
+        "size": asdict(run.size),
         "prepare": prepared["stats"],
         "tokens": tokenized["stats"].get("tokens"),
         "tokenizer": tok_info,
@@ -390,156 +439,9 @@ def run_quickstart(
         "evaluate": {k: v for k, v in evaluated.items() if k != "kobest_table"},
         "samples": sampled["samples"],
         "pii_examples": prepared["pii_examples"],
-        "seconds": stages.timings,
+        "seconds": run.stages.timings,
     }
     atomic_write_json(out / "summary.json", summary)
     atomic_write_text(out / "report.md", render_report(summary, evaluated.get("kobest_table")))
-    _print_final(summary)
+    print_final(summary)
     return summary
-
-
-def _fmt(x: Any, digits: int = 3) -> str:
-    if isinstance(x, float):
-        return f"{x:.{digits}f}" if math.isfinite(x) else "n/a"
-    if isinstance(x, int):
-        return f"{x:,}"
-    return "n/a" if x is None else str(x)
-
-
-def _percent(x: Any) -> str:
-    return f"{100 * x:.1f} %" if isinstance(x, (int, float)) and math.isfinite(x) else "n/a"
-
-
-def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell (pipes escaped, newlines shown as ⏎)."""
-    return text.replace("|", "\\|").replace("\n", " ⏎ ")
-
-
-def render_report(s: dict, kobest_table: str | None = None) -> str:
-    st, tr, size = s["prepare"], s["train"], s["size"]
-    docs = st["documents"]
-    lines = [
-        "# polyglot-ko quickstart report",
-        "",
-        f"**What this is.** A Polyglot-Ko-shaped GPT-NeoX of **{s['model']['parameters']:,} parameters**, trained for "
-        f"{tr.get('steps')} steps (about {s['seconds'].get('pretrain', 0) / 60:.1f} minutes) on a CPU, on "
-        f"{'the bundled sample corpus' if s['corpus'] == 'bundled' else 'your corpus'}. It shows every stage of "
-        "the system working; it is not a useful language model. The released models have 1.3B-12.8B parameters "
-        "and saw 167B-219B tokens on GPUs (see below for how to run those sizes).",
-        "",
-        "## 1. Data preparation",
-        "",
-        "| documents in | kept | " + " | ".join(f"dropped: {k}" for k in docs["dropped"]) + " |",
-        "|---|---|" + "---|" * len(docs["dropped"]),
-        f"| {docs['input']:,} | {docs['kept']:,} | " + " | ".join(f"{v:,}" for v in docs["dropped"].values()) + " |",
-        "",
-        "Quality filters use the team's thresholds except the mean word length floor, lowered from 3 to 2 "
-        "characters per word (the team's value drops about two thirds of the bundled corpus, whose eojeol average "
-        "2-3 syllables).",
-        "",
-        f"Personal data masked: {', '.join(f'{k} {v:,}' for k, v in st.get('pii', {}).items())} "
-        "(`<|acc|>` bank accounts and cards, `<|rrn|>` registration numbers, `<|tel|>` phone numbers). "
-        f"Tokens written: {_fmt(s.get('tokens'))}.",
-        "",
-    ]
-    if s.get("pii_examples"):
-        lines += ["| before | after |", "|---|---|"]
-        lines += [f"| {_cell(e['before'])} | {_cell(e['after'])} |" for e in s["pii_examples"]]
-        lines.append("")
-    tok = s["tokenizer"]
-    lines += [
-        "## 2. Tokenizer",
-        "",
-        f"Morpheme-aware byte-level BPE (kiwipiepy boundaries, as the released MBBPE): {tok['vocab_size']:,} ids "
-        f"({tok['padded_vocab_size']:,} embedding rows); special ids {tok['special_ids']}.",
-        "",
-        "## 3. Pretraining",
-        "",
-        f"Model: {size['num_layers']} layers, d={size['hidden_size']}, {size['num_heads']} heads, "
-        f"sequence {size['seq_len']}, batch {size['batch_size']}, peak lr {size['lr']}.",
-        "",
-        "| steps | final train loss | final valid loss | tokens/s | MFU (vs a matmul measured on this CPU) |",
-        "|---|---|---|---|---|",
-        f"| {tr.get('steps')} | {_fmt(tr.get('final_train_loss'))} | {_fmt(tr.get('final_valid_loss'))} | "
-        f"{_fmt(tr.get('tokens_per_s'), 0)} | {_percent(tr.get('mfu'))} |",
-        "",
-    ]
-    if tr.get("loss_plot"):
-        plot = str(tr["loss_plot"])
-        shown = Path(plot).relative_to(s["out"]) if plot.startswith(s["out"]) else plot
-        lines += [f"![loss curve]({shown})", ""]
-    ev = s["evaluate"]
-    lines += ["## 4. Evaluation", ""]
-    if "perplexity" in ev:
-        p = ev["perplexity"]
-        lines += [
-            "| held-out documents | tokens | perplexity (token) | perplexity (char) | bits/char |",
-            "|---|---|---|---|---|",
-            f"| {p['documents']} | {_fmt(p['tokens'])} | {_fmt(p['perplexity'], 2)} | "
-            f"{_fmt(p['perplexity_per_character'], 3)} | {_fmt(p['bits_per_character'])} |",
-            "",
-        ]
-    if kobest_table:
-        lines += [
-            "KOBEST, 0 shots, on a limited slice of the test sets (macro F1 as the model cards):",
-            "",
-            kobest_table,
-            "",
-        ]
-    else:
-        lines += ["KOBEST was not run: pass `--kobest-dir DIR` (a local copy of skt/kobest_v1) to include it.", ""]
-    lines += [
-        "## 5. Samples",
-        "",
-        "| prompt | greedy (repetition penalty 1.2) | sampled (T=0.8, top-p 0.95) |",
-        "|---|---|---|",
-    ]
-    for x in s["samples"]:
-        lines.append(f"| {_cell(x['prompt'])} | {_cell(x['greedy'])} | {_cell(x['sampled'])} |")
-    m = s["model"]["folder"]
-    lines += [
-        "",
-        "## Where things are",
-        "",
-        f"- Hugging Face model folder (with tokenizer): `{m}`",
-        f"- prepared data and stats: `{s['out']}/data` (`stats.json`, `rejects/`), tokenizer: `{s['out']}/tokenizer`",
-        f"- training run: `{s['out']}/train` (`metrics.jsonl`, checkpoints, `loss.png`)",
-        "",
-        "## Next",
-        "",
-        "```bash",
-        f'polyglot-ko generate --model {m} "오늘 날씨가"',
-        f"polyglot-ko serve --model {m} --port 8000",
-        f"polyglot-ko evaluate --model {m} --tasks kobest_copa,kobest_boolq --shots 0,5 --data-dir KOBEST_DIR",
-        "polyglot-ko pretrain --config recipes/polyglot-ko-1.3b.yaml --out runs/1.3b --data DATA"
-        "  # on GPUs, under torchrun",
-        "```",
-        "",
-        "The released models load by hub id (when the hub is reachable): "
-        '`polyglot_ko.load_model("EleutherAI/polyglot-ko-1.3b")`, or '
-        '`polyglot-ko generate --model EleutherAI/polyglot-ko-1.3b "..."`. For the real sizes, run the '
-        "model-card recipes with `torchrun --nproc-per-node 8 -m polyglot_ko.cli pretrain --config "
-        "recipes/polyglot-ko-1.3b.yaml ...` (FSDP2, bf16) on GPU nodes.",
-        "",
-        "Stage times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in s["seconds"].items()),
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _print_final(s: dict) -> None:
-    tr = s["train"]
-    print("\n" + "=" * 72)
-    print(
-        f"done. A {s['model']['parameters']:,}-parameter model trained for {tr.get('steps')} steps "
-        f"(train loss {_fmt(tr.get('final_train_loss'))}, valid loss {_fmt(tr.get('final_valid_loss'))})."
-    )
-    print(f"  report:      {s['out']}/report.md")
-    print(f"  model:       {s['model']['folder']}   (AutoModelForCausalLM loads it)")
-    if tr.get("loss_plot"):
-        print(f"  loss curve:  {tr['loss_plot']}")
-    print("next:")
-    print(f'  polyglot-ko generate --model {s["model"]["folder"]} "오늘 날씨가"')
-    print(f"  polyglot-ko serve --model {s['model']['folder']}")
-    print("  polyglot-ko evaluate --model MODEL --tasks kobest_copa --shots 0 --data-dir KOBEST_DIR")
-    print("  polyglot-ko pretrain --config recipes/cpu-small.yaml --out runs/small --data DATA")
