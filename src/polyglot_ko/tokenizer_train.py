@@ -274,24 +274,9 @@ def train_tokenizer(
     from tokenizers import AddedToken, pre_tokenizers, trainers
 
     from .data.readers import ReadStats
-    from .io_utils import atomic_dir, atomic_write_json, check_output_path
+    from .io_utils import atomic_dir, atomic_write_json
 
-    check_output_path(out, "out", folder=True)
-    if vocab_size < MIN_VOCAB_SIZE + 1:
-        raise UserError(
-            f"vocab_size {vocab_size}: must be at least {MIN_VOCAB_SIZE + 1} (4 special tokens + 256 "
-            f"bytes + at least one merge); Polyglot-Ko uses 30000"
-        )
-    if analysis not in ANALYSIS_MODES:
-        raise UserError(f"analysis {analysis!r}: unknown; use one of {', '.join(ANALYSIS_MODES)}")
-    if min_frequency < 1:
-        raise UserError(f"min_frequency {min_frequency}: must be >= 1")
-    if max_chars is not None and max_chars <= 0:
-        raise UserError(f"max_chars {max_chars}: must be a positive number of characters (or None for all)")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"out {out}: exists and is a file; pass a folder path")
-
+    out = _check_options(out, vocab_size, analysis, min_frequency, max_chars)
     stats = ReadStats()
     counter = {"docs": 0, "chars": 0}
     t0 = time.perf_counter()
@@ -359,19 +344,67 @@ def train_tokenizer(
 
     result = load_tokenizer(out)
     if show_progress:
-        short = (
-            ""
-            if bpe_size >= vocab_size
-            else f" (asked for {vocab_size}: the corpus ran out of pairs seen >= {min_frequency} times)"
-        )
-        problems = sum(stats.problems.values())
         print(
-            f"trained {'morpheme-aware ' if morpheme_aware else ''}byte-level BPE on {counter['docs']:,} documents "
-            f"/ {counter['chars']:,} characters in {seconds:.1f} s: {result.vocab_size:,} ids = {bpe_size:,} BPE "
-            f"({merges:,} merges){short} + 3 PII tokens; padded to {result.padded_vocab_size:,}; "
-            f"{problems:,} unreadable records skipped; saved to {out}"
+            _summary_line(
+                result,
+                counter,
+                bpe_size,
+                vocab_size,
+                min_frequency,
+                morpheme_aware,
+                sum(stats.problems.values()),
+                seconds,
+                out,
+            )
         )
     return result
+
+
+def _check_options(out, vocab_size: int, analysis: str, min_frequency: int, max_chars: int | None) -> Path:
+    """`train_tokenizer`'s arguments, checked before any reading; returns the output folder."""
+    from .io_utils import check_output_path
+
+    out = check_output_path(out, "out", folder=True)
+    if vocab_size < MIN_VOCAB_SIZE + 1:
+        raise UserError(
+            f"vocab_size {vocab_size}: must be at least {MIN_VOCAB_SIZE + 1} (4 special tokens + 256 "
+            f"bytes + at least one merge); Polyglot-Ko uses 30000"
+        )
+    if analysis not in ANALYSIS_MODES:
+        raise UserError(f"analysis {analysis!r}: unknown; use one of {', '.join(ANALYSIS_MODES)}")
+    if min_frequency < 1:
+        raise UserError(f"min_frequency {min_frequency}: must be >= 1")
+    if max_chars is not None and max_chars <= 0:
+        raise UserError(f"max_chars {max_chars}: must be a positive number of characters (or None for all)")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"out {out}: exists and is a file; pass a folder path")
+
+    return out
+
+
+def _summary_line(
+    result,
+    counter: dict,
+    bpe_size: int,
+    vocab_size: int,
+    min_frequency: int,
+    morpheme_aware: bool,
+    problems: int,
+    seconds: float,
+    out: Path,
+) -> str:
+    merges = bpe_size - MIN_VOCAB_SIZE
+    short = (
+        ""
+        if bpe_size >= vocab_size
+        else (f" (asked for {vocab_size}: the corpus ran out of pairs seen >= {min_frequency} times)")
+    )
+    return (
+        f"trained {'morpheme-aware ' if morpheme_aware else ''}byte-level BPE on {counter['docs']:,} documents "
+        f"/ {counter['chars']:,} characters in {seconds:.1f} s: {result.vocab_size:,} ids = {bpe_size:,} BPE "
+        f"({merges:,} merges){short} + 3 PII tokens; padded to {result.padded_vocab_size:,}; "
+        f"{problems:,} unreadable records skipped; saved to {out}"
+    )
 
 
 def _analyzer_version() -> str:
