@@ -299,6 +299,70 @@ def _check_options(tasks: Any, shots: Any, limit: int | None, protocol: str) -> 
     return task_list, shot_list
 
 
+def _run_shots(
+    model,
+    tokenizer,
+    task: str,
+    test_docs,
+    train_docs,
+    k: int,
+    protocol: str,
+    limit,
+    L: int,
+    prefix_reuse: bool,
+    batch_size: int,
+    max_batch_tokens: int,
+    progress: bool,
+    return_samples: bool,
+) -> dict:
+    """One task at one shot count: build, tokenize and score its requests; metrics, time, truncations, samples."""
+    from ._common import pad_id
+
+    t0 = time.perf_counter()
+    reqs = build_requests(task, test_docs, train_docs, k, protocol, limit)
+    questions = tokenize_requests(reqs, tokenizer.encode, protocol)
+    desc = f"{task} {k}-shot"
+    if prefix_reuse:
+        scored = score(
+            model,
+            questions,
+            max_length=L,
+            batch_size=batch_size,
+            max_batch_tokens=max_batch_tokens,
+            pad_id=pad_id(tokenizer),
+            progress=progress,
+            desc=desc,
+        )
+    else:
+        scored = score_plain(model, questions, max_length=L, progress=progress, desc=desc)
+    lls = [[ll for ll, _ in row] for row in scored]
+    m = metrics([r.rendered.label for r in reqs], lls, [[len(c) for c in r.rendered.choices] for r in reqs])
+    elapsed = time.perf_counter() - t0
+    if progress:
+        print(
+            f"{desc}: macro_f1 {m['macro_f1']:.4f} acc {m['acc']:.4f} acc_norm {m['acc_norm']:.4f} n {m['n']} "
+            f"({elapsed:.1f} s)",
+            flush=True,
+        )
+    run = {
+        "metrics": m,
+        "seconds": elapsed,
+        "truncated": sum(1 for q in questions if len(q.context) + max(len(c) for c in q.continuations) > L + 1),
+    }
+    if return_samples:
+        run["samples"] = [
+            {
+                "context": r.context,
+                "candidates": list(r.rendered.candidates),
+                "label": r.rendered.label,
+                "loglikelihoods": ll,
+                "pred": _argmax(ll),
+            }
+            for r, ll in zip(reqs, lls, strict=True)
+        ]
+    return run
+
+
 def evaluate_kobest(
     model,
     tokenizer,
@@ -325,12 +389,7 @@ def evaluate_kobest(
     contexts, log-likelihoods and predictions under "samples" (large). prefix_reuse=False scores every candidate
     with its own plain forward pass (slow; the reference for tests).
     """
-    from ._common import (
-        load_model_any,
-        load_tokenizer_any,
-        pad_id,
-        tokenizer_fingerprint,
-    )
+    from ._common import load_model_any, load_tokenizer_any, tokenizer_fingerprint
 
     if tokenizer is None:
         if not isinstance(model, (str, Path)):
@@ -341,7 +400,6 @@ def evaluate_kobest(
     model = load_model_any(model, dtype=dtype, device=device)
     task_list, shot_list = _check_options(tasks, shots, limit, protocol)
     L = int(max_length or model.config.max_position_embeddings)
-    encode = tokenizer.encode
 
     results: dict[str, dict[str, dict]] = {}
     samples: dict[str, dict[str, list]] = {}
@@ -352,50 +410,27 @@ def evaluate_kobest(
         test_docs = load_split(task, "test", data_dir)
         train_docs = load_split(task, "train", data_dir)
         for k in shot_list:
-            t0 = time.perf_counter()
-            reqs = build_requests(task, test_docs, train_docs, k, protocol, limit)
-            questions = tokenize_requests(reqs, encode, protocol)
-            desc = f"{task} {k}-shot"
-            if prefix_reuse:
-                scored = score(
-                    model,
-                    questions,
-                    max_length=L,
-                    batch_size=batch_size,
-                    max_batch_tokens=max_batch_tokens,
-                    pad_id=pad_id(tokenizer),
-                    progress=progress,
-                    desc=desc,
-                )
-            else:
-                scored = score_plain(model, questions, max_length=L, progress=progress, desc=desc)
-            lls = [[ll for ll, _ in row] for row in scored]
-            golds = [r.rendered.label for r in reqs]
-            lens = [[len(c) for c in r.rendered.choices] for r in reqs]
-            results.setdefault(task, {})[str(k)] = metrics(golds, lls, lens)
-            elapsed = time.perf_counter() - t0
-            timing.setdefault(task, {})[str(k)] = elapsed
-            truncated.setdefault(task, {})[str(k)] = sum(
-                1 for q in questions if len(q.context) + max(len(c) for c in q.continuations) > L + 1
+            run = _run_shots(
+                model,
+                tokenizer,
+                task,
+                test_docs,
+                train_docs,
+                k,
+                protocol,
+                limit,
+                L,
+                prefix_reuse,
+                batch_size,
+                max_batch_tokens,
+                progress,
+                return_samples,
             )
-            if progress:
-                m = results[task][str(k)]
-                print(
-                    f"{desc}: macro_f1 {m['macro_f1']:.4f} acc {m['acc']:.4f} acc_norm {m['acc_norm']:.4f} "
-                    f"n {m['n']} ({elapsed:.1f} s)",
-                    flush=True,
-                )
+            results.setdefault(task, {})[str(k)] = run["metrics"]
+            timing.setdefault(task, {})[str(k)] = run["seconds"]
+            truncated.setdefault(task, {})[str(k)] = run["truncated"]
             if return_samples:
-                samples.setdefault(task, {})[str(k)] = [
-                    {
-                        "context": r.context,
-                        "candidates": list(r.rendered.candidates),
-                        "label": r.rendered.label,
-                        "loglikelihoods": ll,
-                        "pred": _argmax(ll),
-                    }
-                    for r, ll in zip(reqs, lls, strict=True)
-                ]
+                samples.setdefault(task, {})[str(k)] = run["samples"]
     out = {
         "results": results,
         "config": {
