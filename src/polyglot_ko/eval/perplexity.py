@@ -200,6 +200,41 @@ def _score_windows(model, batch: list[_Window], pad_id: int) -> list[float]:
     return (lp.double() * keep.to(device)).sum(-1).tolist()
 
 
+def _make_windows(docs, eot: int, L: int, S: int) -> list[_Window]:
+    """Every document's sliding windows (the document starts after an <|endoftext|>, as in pretraining)."""
+    wins: list[_Window] = []
+    for di, d in enumerate(docs):
+        x = [eot] + d.tokens
+        for begin, end, first_target in windows(len(d.tokens), L, S):
+            wins.append(_Window(di, x[begin:end], x[begin + 1 : end + 1], first_target - 1 - begin))
+    return wins
+
+
+def _score_all(model, wins: list[_Window], n_docs: int, max_batch_tokens: int, pad: int, progress: bool) -> list:
+    """Negative log-likelihood per document: windows scored longest first, batched up to max_batch_tokens."""
+    from tqdm.auto import tqdm
+
+    order = sorted(range(len(wins)), key=lambda i: -len(wins[i].inputs))
+    nll = [0.0] * n_docs
+    bar = tqdm(
+        total=sum(len(w.inputs) - w.first for w in wins),
+        desc="perplexity",
+        unit="tok",
+        disable=not progress,
+        leave=False,
+    )
+    i = 0
+    while i < len(order):
+        n = max(1, max_batch_tokens // len(wins[order[i]].inputs))
+        batch = [wins[j] for j in order[i : i + n]]
+        for w, lp in zip(batch, _score_windows(model, batch, pad), strict=True):
+            nll[w.doc] -= lp
+        bar.update(sum(len(w.inputs) - w.first for w in batch))
+        i += n
+    bar.close()
+    return nll
+
+
 def perplexity(
     model,
     tokenizer,
@@ -221,8 +256,6 @@ def perplexity(
     context: window in tokens (default: the model's max_position_embeddings); stride: tokens between window
     starts (default: context // 2). max_batch_tokens: windows are batched up to this many padded tokens.
     """
-    from tqdm.auto import tqdm
-
     from ._common import endoftext_id, load_model_any, load_tokenizer_any, pad_id
 
     if tokenizer is None:
@@ -239,31 +272,8 @@ def perplexity(
     docs, source = load_documents(
         texts_or_paths, tokenizer, text_field=text_field, txt_mode=txt_mode, split=split, max_documents=max_documents
     )
-    eot = endoftext_id(tokenizer)
-    wins: list[_Window] = []
-    for di, d in enumerate(docs):
-        x = [eot] + d.tokens
-        for begin, end, first_target in windows(len(d.tokens), L, S):
-            wins.append(_Window(di, x[begin:end], x[begin + 1 : end + 1], first_target - 1 - begin))
-    order = sorted(range(len(wins)), key=lambda i: -len(wins[i].inputs))
-    nll = [0.0] * len(docs)
-    bar = tqdm(
-        total=sum(len(w.inputs) - w.first for w in wins),
-        desc="perplexity",
-        unit="tok",
-        disable=not progress,
-        leave=False,
-    )
-    i = 0
-    while i < len(order):
-        width = len(wins[order[i]].inputs)
-        n = max(1, max_batch_tokens // width)
-        batch = [wins[j] for j in order[i : i + n]]
-        for w, lp in zip(batch, _score_windows(model, batch, pad_id(tokenizer)), strict=True):
-            nll[w.doc] -= lp
-        bar.update(sum(len(w.inputs) - w.first for w in batch))
-        i += n
-    bar.close()
+    wins = _make_windows(docs, endoftext_id(tokenizer), L, S)
+    nll = _score_all(model, wins, len(docs), max_batch_tokens, pad_id(tokenizer), progress)
     tokens = sum(len(d.tokens) for d in docs)
     chars = sum(d.characters for d in docs)
     nbytes = sum(d.nbytes for d in docs)
