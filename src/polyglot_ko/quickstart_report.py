@@ -24,6 +24,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ⏎ ")
 
 
+# Long on purpose: one Markdown document written top to bottom, so it reads in the order it renders.
 def render_report(s: dict, kobest_table: str | None = None) -> str:
     st, tr, size = s["prepare"], s["train"], s["size"]
     docs = st["documents"]

@@ -190,6 +190,7 @@ def _eval_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+# Long on purpose: one Markdown document written top to bottom, so it reads in the order it renders.
 def render_model_card(
     folder: str | os.PathLike,
     info: ModelCardInfo | dict | None = None,
