@@ -5,8 +5,7 @@ The public API is imported lazily so that light entry points (`mask_pii`, the CL
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -36,7 +35,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'polyglot_ko' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

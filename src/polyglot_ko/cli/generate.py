@@ -69,6 +69,21 @@ def add_model_options(parser, batch_flag: str, batch_help: str) -> None:
     )
 
 
+def generator_from_args(args: dict):
+    """`load_generator` called with the options `add_model_options` added (generate, serve, chat)."""
+    from ..generate import load_generator
+
+    return load_generator(
+        args["path_or_hub_id"],
+        dtype=args["dtype"],
+        device=args["device"],
+        adapter=args["adapter"],
+        tokenizer=args["tokenizer"],
+        max_batch_size=args["max_batch_size"],
+        quantize=args["quantize"],
+    )
+
+
 def add_arguments(parser) -> None:
     from ..sampling import SamplingParams
 
@@ -180,8 +195,6 @@ def _record(prompt: str, res) -> dict:
 
 def run(args: dict) -> int:
 
-    from ..generate import load_generator
-
     set_threads(args["threads"])
     if args["output"]:
         from ..io_utils import check_output_path
@@ -190,15 +203,7 @@ def run(args: dict) -> int:
     prompts = _read_prompts(args)
     if not prompts and not args["interactive"]:
         raise UserError("no prompt given; pass prompt text, --file FILE, pipe prompts on stdin, or use --interactive")
-    gen = load_generator(
-        args["path_or_hub_id"],
-        dtype=args["dtype"],
-        device=args["device"],
-        adapter=args["adapter"],
-        tokenizer=args["tokenizer"],
-        max_batch_size=args["max_batch_size"],
-        quantize=args["quantize"],
-    )
+    gen = generator_from_args(args)
     params = _params(gen, args)
     if args["interactive"]:
         print(f"{gen!r}; one prompt per line, /quit or Ctrl-D to end", file=sys.stderr)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from ._args import Flag, add_parameters, set_threads
-from .generate import add_model_options
+from .generate import add_model_options, generator_from_args
 
 
 def server_options(
@@ -78,7 +78,6 @@ def add_arguments(parser) -> None:
 def run(args: dict) -> int:
     import uvicorn
 
-    from ..generate import load_generator
     from ..serve import ServerLimits, create_app
 
     set_threads(args["threads"])
@@ -89,15 +88,7 @@ def run(args: dict) -> int:
             f"warning: binding {host} without --api-key: anyone who can reach this port can use the model",
             file=sys.stderr,
         )
-    gen = load_generator(
-        args["path_or_hub_id"],
-        dtype=args["dtype"],
-        device=args["device"],
-        adapter=args["adapter"],
-        tokenizer=args["tokenizer"],
-        max_batch_size=args["max_batch_size"],
-        quantize=args["quantize"],
-    )
+    gen = generator_from_args(args)
     name = args["model_name"] or Path(str(args["path_or_hub_id"]).rstrip("/")).name
     limits = ServerLimits(
         max_prompt_tokens=args["max_prompt_tokens"] or gen.max_context - 1,

@@ -9,8 +9,7 @@ Names are imported lazily: `import polyglot_ko.export` pulls in neither gguf, to
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_getattr
 
 _EXPORTS = {
     "export_gguf": "polyglot_ko.export.gguf",
@@ -26,7 +25,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'polyglot_ko.export' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
