@@ -91,3 +91,27 @@ def test_rerun_reuses_finished_stages(run):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("reusing the finished stage") == 7
+
+
+def test_quickstart_model_runs_in_llama_cpp_with_the_same_greedy_tokens(run, tmp_path):
+    """The deploy promise: export-gguf the quickstart's model, and llama.cpp gives our token ids and greedy text."""
+    llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (scripts/setup-llama.sh)")
+    from polyglot_ko.cli import main
+    from polyglot_ko.generate import load_generator
+
+    out, _stdout = run
+    model_dir = out / "model"
+    gguf = tmp_path / "quickstart-f32.gguf"
+    assert main(["export-gguf", str(model_dir), str(gguf), "--type", "f32"]) == 0
+    gen = load_generator(model_dir)
+    llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=256, verbose=False, n_threads=2)
+    for prompt in ["오늘 날씨가", "서울시는 다음 달부터", "고객님, 문의하신 <|tel|> 번호로"]:
+        ours = gen.generate(prompt, max_new_tokens=12)
+        ids = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        assert ids == ours.prompt_token_ids
+        theirs = []
+        for token in llm.generate(ids, temp=0.0, top_k=1, repeat_penalty=1.0, reset=True):
+            if token == 2 or len(theirs) == 12:
+                break
+            theirs.append(token)
+        assert theirs == ours.token_ids, prompt
