@@ -174,9 +174,12 @@ SPELLINGS = {
             "--no-prefix-reuse",
             "--data-dir",
             "K",
+            "--adapter",
+            "A",
         ],
         {
             "model": "M",
+            "adapter": "A",
             "tasks": "kobest_copa",
             "shots": "5",
             "texts_or_paths": ["a", "b"],
