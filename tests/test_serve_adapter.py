@@ -34,10 +34,10 @@ def adapter_dir(tiny_model_dir, tmp_path_factory):
 
     tok = load_tokenizer(tiny_model_dir)
     ids = torch.tensor([tok.encode("서울은 대한민국의 수도이며 가장 큰 도시이다. 한강이 흐른다.")])
+    torch.manual_seed(0)  # LoRA A's initialisation and the dropout masks
     model = add_lora(load_model(tiny_model_dir), r=4, alpha=16, targets=LORA_TARGETS)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-2)
     model.train()
-    torch.manual_seed(0)
     for _ in range(10):
         model(ids, labels=ids).loss.backward()
         opt.step()
@@ -109,7 +109,7 @@ def test_served_completions_use_the_adapter(tiny_model_dir, adapter_dir):
             timeout=60,
         )
         assert r.status_code == 200, r.text
-        assert r.json()["choices"][0]["message"]["content"] == want_chat.text
+        assert r.json()["choices"][0]["message"]["content"] == want_chat.text.strip()  # as the server sends it
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     finally:

@@ -36,14 +36,18 @@ class ChatSession:
     Args:
         generator: the model and tokenizer (`load_generator(...)`); its `chat_template` renders the prompts
         system: the system message, first in every prompt (None: none)
-        params: decoding settings (default: the generator's); "### 질문:" is always added to their stop strings
+        params: decoding settings (default: the generator's); "### 질문:" is always one of their stop strings
+            and <|endoftext|> one of their stop ids
         **overrides: `SamplingParams` fields to change, e.g. temperature=0.8, max_new_tokens=256
     """
 
     def __init__(self, generator, system: str | None = None, params: SamplingParams | None = None, **overrides):
         self.generator = generator
         base = generator.params(params, **overrides)
-        self.params = base.replace(stop=tuple(dict.fromkeys(base.stop + STOP_STRINGS)))
+        self.params = base.replace(
+            stop=tuple(dict.fromkeys(base.stop + STOP_STRINGS)),
+            stop_token_ids=tuple(dict.fromkeys(base.stop_token_ids + (generator.endoftext_id,))),
+        )
         self.system: str | None = None
         self.turns: list[dict] = []
         """The conversation without the system message: user and assistant messages, alternating."""

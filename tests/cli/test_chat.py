@@ -111,6 +111,9 @@ def test_answers_stop_at_the_next_question_and_at_endoftext(chat_model_dir):
     assert "".join(chat.ask("이름은?")) == "폴리글랏입니다"
     assert chat.last_result.finish_reason == "stop" and chat.last_result.text == " 폴리글랏입니다"  # id 2
     assert chat.messages == CONVERSATION
+    other_stops = ChatSession(chat.generator, max_new_tokens=40, stop=["끝"], stop_token_ids=[3])
+    assert other_stops.params.stop == ("끝", "### 질문:") and other_stops.params.stop_token_ids == (3, 2)
+    assert "".join(other_stops.ask("안녕")) == "반갑습니다"  # the template's stops still end the answer
 
 
 def test_an_unfinished_answer_is_not_kept_and_old_turns_make_room(gen):

@@ -28,10 +28,10 @@ def adapter_and_merged(sharp_model_dir, tmp_path_factory):
     from polyglot_ko.finetune.lora import LORA_TARGETS, add_lora, merge, save_adapter
 
     tok = load_tokenizer(sharp_model_dir)
+    torch.manual_seed(0)  # LoRA A's initialisation and the dropout masks
     model = add_lora(load_model(sharp_model_dir), r=4, alpha=8, targets=LORA_TARGETS)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     model.train()
-    torch.manual_seed(0)
     for _ in range(6):
         for text in TEXTS:
             ids = torch.tensor([tok.encode(text)])

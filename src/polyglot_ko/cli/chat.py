@@ -52,7 +52,7 @@ def add_arguments(parser) -> None:
                 names=("--stop-token-id",),
                 append=True,
                 type=list[int],
-                help="stop token id (repeatable; default 2 = <|endoftext|>)",
+                help="another stop token id (repeatable; 2 = <|endoftext|> always stops)",
             ),
         },
     )
