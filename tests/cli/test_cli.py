@@ -120,6 +120,18 @@ SPELLINGS = {
             "max_prompt_tokens": None,
         },
     ),
+    "chat": (
+        ["M", "--adapter", "A", "--system", "S", "--temperature", "0.7", "--max-new-tokens", "9", "--stop", "x"],
+        {
+            "path_or_hub_id": "M",
+            "adapter": "A",
+            "system": "S",
+            "temperature": 0.7,
+            "max_new_tokens": 9,
+            "stop": ["x"],
+            "repetition_penalty": 1.0,
+        },
+    ),
     "pretrain": (
         [
             "-c",
@@ -162,9 +174,12 @@ SPELLINGS = {
             "--no-prefix-reuse",
             "--data-dir",
             "K",
+            "--adapter",
+            "A",
         ],
         {
             "model": "M",
+            "adapter": "A",
             "tasks": "kobest_copa",
             "shots": "5",
             "texts_or_paths": ["a", "b"],

@@ -41,6 +41,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "evaluate": ("polyglot_ko.cli.evaluate", "KOBEST as the model cards report it, and perplexity"),
     "generate": ("polyglot_ko.cli.generate", "generate Korean text from a model folder or hub id"),
+    "chat": ("polyglot_ko.cli.chat", "chat with a model in the terminal: streamed answers, multi-turn history"),
     "serve": ("polyglot_ko.cli.serve", "OpenAI-compatible HTTP server (completions, chat) with continuous batching"),
     "convert": ("polyglot_ko.cli.convert", "convert a model folder between dtypes and shard sizes"),
     "export-gguf": ("polyglot_ko.cli.export_gguf", "write a model folder as one GGUF file for llama.cpp"),

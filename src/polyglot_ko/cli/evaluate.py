@@ -3,6 +3,7 @@
 polyglot-ko evaluate --model EleutherAI/polyglot-ko-1.3b --data-dir kobest/ --shots 0,5,10,50 --output r.json
 polyglot-ko evaluate --model out/model --tasks copa,hellaswag --shots 5 --limit 100
 polyglot-ko evaluate --model out/model --perplexity valid.jsonl --stride 1024
+polyglot-ko evaluate --model EleutherAI/polyglot-ko-1.3b --adapter my-lora --perplexity valid.jsonl   # base + LoRA
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ._args import OMIT, Flag, add_option, add_parameters
 
 
 def add_arguments(parser) -> None:
+    from ..eval._common import load_model_any
     from ..eval.kobest import PROTOCOLS, evaluate_kobest
     from ..eval.perplexity import perplexity
 
@@ -38,6 +40,12 @@ def add_arguments(parser) -> None:
                 help="polyglot: the model cards' harness branch; lm-eval-0.4: lm-eval 0.4's kobest tasks",
             ),
         },
+    )
+    add_parameters(
+        parser,
+        load_model_any,
+        only=["adapter"],
+        flags={"adapter": Flag(type=str | None, help="LoRA adapter folder (peft format) to apply to the model")},
     )
     add_option(parser, "output", str | None, None, "write the results as JSON here")
     add_parameters(
@@ -95,7 +103,7 @@ def run(args: dict) -> int:
 
         check_output_path(args["output"], "--output")
     tokenizer = load_tokenizer_any(args["tokenizer"] or args["model"])
-    model = load_model_any(args["model"], dtype=args["dtype"], device=args["device"])
+    model = load_model_any(args["model"], dtype=args["dtype"], device=args["device"], adapter=args["adapter"])
     batch_tokens = {"max_batch_tokens": args["max_batch_tokens"]} if "max_batch_tokens" in args else {}
     if args["texts_or_paths"]:
         from ..eval.perplexity import perplexity
@@ -115,6 +123,8 @@ def run(args: dict) -> int:
             **batch_tokens,
         )
         result["model"] = args["model"]
+        if args["adapter"]:
+            result["adapter"] = args["adapter"]
         print(json.dumps(result, ensure_ascii=False, indent=2))
         if args["output"]:
             atomic_write_json(args["output"], result)
@@ -136,7 +146,11 @@ def run(args: dict) -> int:
         **batch_tokens,
     )
     result["config"]["model"] = args["model"]
+    if args["adapter"]:
+        result["config"]["adapter"] = args["adapter"]
     name = Path(args["model"]).name if Path(args["model"]).exists() else args["model"]
+    if args["adapter"]:
+        name += f" + {Path(args['adapter']).name}"
     table = markdown_table(result, name)
     print(table)
     print(

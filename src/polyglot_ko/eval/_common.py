@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..constants import ENDOFTEXT_ID, PAD_ID
+from ..errors import UserError
 
 
 def load_tokenizer_any(tokenizer: Any) -> Any:
@@ -21,12 +22,24 @@ def load_tokenizer_any(tokenizer: Any) -> Any:
     return load_tokenizer(tokenizer)
 
 
-def load_model_any(model: Any, dtype: str = "float32", device: str = "cpu") -> Any:
-    """A model object from an object (returned as is, in eval mode), a folder or a hub id."""
+def load_model_any(model: Any, dtype: str = "float32", device: str = "cpu", adapter: str | Path | None = None) -> Any:
+    """A model object from an object (returned as is, in eval mode), a folder or a hub id.
+
+    Args:
+        model: a model object, or a model folder or hub id
+        dtype: weights dtype when loading
+        device: torch device when loading
+        adapter: a LoRA adapter folder or hub id (peft format), merged into the loaded weights
+    """
     if isinstance(model, (str, Path)):
         from ..checkpoint import load_model
 
-        model = load_model(model, dtype=dtype, device=device)
+        model = load_model(model, dtype=dtype, device=device, adapter=adapter)
+    elif adapter is not None:
+        raise UserError(
+            f"adapter={str(adapter)!r}: given with a model object; pass the model folder instead, or attach the "
+            f"adapter to the object first (polyglot_ko.finetune.lora.load_adapter)"
+        )
     model.eval()
     return model
 
