@@ -15,8 +15,8 @@ from __future__ import annotations
 import sys
 
 from ..errors import UserError
-from ._args import OMIT, Flag, add_parameters, set_threads
-from .generate import CLI_MAX_NEW_TOKENS, DTYPES, io_options
+from ._args import Flag, add_parameters, set_threads
+from .generate import add_decoding_options, generator_from_args, io_options, model_flags
 
 COMMANDS = "/reset forgets the conversation, /system TEXT sets the system message, /exit or Ctrl-D ends"
 
@@ -31,7 +31,6 @@ def chat_options(system: str | None = None) -> None:
 
 def add_arguments(parser) -> None:
     from ..generate import load_generator
-    from ..sampling import SamplingParams
 
     add_parameters(
         parser,
@@ -40,35 +39,14 @@ def add_arguments(parser) -> None:
         flags={"path_or_hub_id": Flag(positional=True, names=("MODEL",), type=str, help="model folder or hub id")},
     )
     add_parameters(parser, chat_options)
-    decoding = parser.add_argument_group("decoding")
-    add_parameters(
-        decoding,
-        SamplingParams,
-        skip=("logprobs",),
-        defaults={"max_new_tokens": CLI_MAX_NEW_TOKENS, "stop": [], "stop_token_ids": OMIT},
-        flags={
-            "stop": Flag(append=True, type=list[str], help="another stop string (repeatable; ### 질문: always stops)"),
-            "stop_token_ids": Flag(
-                names=("--stop-token-id",),
-                append=True,
-                type=list[int],
-                help="another stop token id (repeatable; 2 = <|endoftext|> always stops)",
-            ),
-        },
+    add_decoding_options(
+        parser,
+        "another stop string (repeatable; ### 질문: always stops)",
+        "another stop token id (repeatable; 2 = <|endoftext|> always stops)",
     )
     model = parser.add_argument_group("model")
-    add_parameters(
-        model,
-        load_generator,
-        only=["adapter", "tokenizer", "dtype", "device", "quantize"],
-        flags={
-            "adapter": Flag(type=str | None, help="LoRA adapter folder (peft format) to apply to the model"),
-            "tokenizer": Flag(type=str | None, help="tokenizer folder, if not the model's"),
-            "dtype": Flag(choices=DTYPES, help="weights and compute dtype"),
-            "device": Flag(help="cpu, cuda, cuda:1, ..."),
-            "quantize": Flag(choices=("int8",), help="int8 weight-only linears (CPU)"),
-        },
-    )
+    flags = model_flags()
+    add_parameters(model, load_generator, only=["adapter", "tokenizer", "dtype", "device", "quantize"], flags=flags)
     add_parameters(model, io_options, only=["threads"])
 
 
@@ -126,18 +104,9 @@ def _command(session, line: str) -> bool | None:
 
 def run(args: dict) -> int:
     from ..chat import ChatSession
-    from ..generate import load_generator
 
     set_threads(args["threads"])
-    gen = load_generator(
-        args["path_or_hub_id"],
-        dtype=args["dtype"],
-        device=args["device"],
-        adapter=args["adapter"],
-        tokenizer=args["tokenizer"],
-        max_batch_size=1,
-        quantize=args["quantize"],
-    )
+    gen = generator_from_args(args, max_batch_size=1)
     session = ChatSession(gen, system=args["system"], **_sampling(args))
     if sys.stdin.isatty():
         try:

@@ -49,28 +49,48 @@ def io_options(
     """
 
 
+def model_flags(batch_flag: str | None = None, batch_help: str = "") -> dict:
+    """How `load_generator`'s parameters are spelled on the command line (generate, serve, chat)."""
+    flags = {
+        "path_or_hub_id": Flag(names=("--model",), type=str, help="model folder or hub id (with its tokenizer)"),
+        "tokenizer": Flag(type=str | None, help="tokenizer folder, if not the model's"),
+        "dtype": Flag(choices=DTYPES, help="weights and compute dtype"),
+        "device": Flag(help="cpu, cuda, cuda:1, ..."),
+        "quantize": Flag(choices=("int8",), help="int8 weight-only linears (CPU)"),
+        "adapter": Flag(type=str | None, help="LoRA adapter folder (peft format) to apply to the model"),
+    }
+    if batch_flag:
+        flags["max_batch_size"] = Flag(names=(batch_flag,), help=batch_help)
+    return flags
+
+
 def add_model_options(parser, batch_flag: str, batch_help: str) -> None:
     """`load_generator`'s options, shared by `generate` and `serve`."""
     from ..generate import load_generator
 
     add_parameters(
-        parser,
-        load_generator,
-        skip=("revision", "cpu_fast_linear"),
+        parser, load_generator, skip=("revision", "cpu_fast_linear"), flags=model_flags(batch_flag, batch_help)
+    )
+
+
+def add_decoding_options(parser, stop_help: str, stop_id_help: str) -> None:
+    """Every `SamplingParams` field but logprobs as a flag; `--stop` and `--stop-token-id` repeatable."""
+    from ..sampling import SamplingParams
+
+    add_parameters(
+        parser.add_argument_group("decoding"),
+        SamplingParams,
+        skip=("logprobs",),
+        defaults={"max_new_tokens": CLI_MAX_NEW_TOKENS, "stop": [], "stop_token_ids": OMIT},
         flags={
-            "path_or_hub_id": Flag(names=("--model",), type=str, help="model folder or hub id (with its tokenizer)"),
-            "tokenizer": Flag(type=str | None, help="tokenizer folder, if not the model's"),
-            "dtype": Flag(choices=DTYPES, help="weights and compute dtype"),
-            "device": Flag(help="cpu, cuda, cuda:1, ..."),
-            "quantize": Flag(choices=("int8",), help="int8 weight-only linears (CPU)"),
-            "max_batch_size": Flag(names=(batch_flag,), help=batch_help),
-            "adapter": Flag(type=str | None, help="LoRA adapter folder (peft format) to apply to the model"),
+            "stop": Flag(append=True, type=list[str], help=stop_help),
+            "stop_token_ids": Flag(names=("--stop-token-id",), append=True, type=list[int], help=stop_id_help),
         },
     )
 
 
-def generator_from_args(args: dict):
-    """`load_generator` called with the options `add_model_options` added (generate, serve, chat)."""
+def generator_from_args(args: dict, max_batch_size: int | None = None):
+    """`load_generator` called with the options `model_flags` spells (generate, serve, chat)."""
     from ..generate import load_generator
 
     return load_generator(
@@ -79,36 +99,19 @@ def generator_from_args(args: dict):
         device=args["device"],
         adapter=args["adapter"],
         tokenizer=args["tokenizer"],
-        max_batch_size=args["max_batch_size"],
+        max_batch_size=max_batch_size or args["max_batch_size"],
         quantize=args["quantize"],
     )
 
 
 def add_arguments(parser) -> None:
-    from ..sampling import SamplingParams
-
     add_parameters(
         parser,
         io_options,
         only=["prompts", "file", "prompt_field", "output", "jsonl", "interactive", "no_prompt"],
         flags={"prompts": Flag(positional=True), "interactive": Flag(names=("--interactive", "-i"))},
     )
-    decoding = parser.add_argument_group("decoding")
-    add_parameters(
-        decoding,
-        SamplingParams,
-        skip=("logprobs",),
-        defaults={"max_new_tokens": CLI_MAX_NEW_TOKENS, "stop": [], "stop_token_ids": OMIT},
-        flags={
-            "stop": Flag(append=True, type=list[str], help="stop string (repeatable)"),
-            "stop_token_ids": Flag(
-                names=("--stop-token-id",),
-                append=True,
-                type=list[int],
-                help="stop token id (repeatable; default 2 = <|endoftext|>)",
-            ),
-        },
-    )
+    add_decoding_options(parser, "stop string (repeatable)", "stop token id (repeatable; default 2 = <|endoftext|>)")
     model = parser.add_argument_group("model")
     add_model_options(model, "--batch-size", "prompts decoded together")
     add_parameters(model, io_options, only=["threads"])
