@@ -82,6 +82,7 @@ class MetricsLogger:
         tensorboard: bool,
         progress: bool,
         log_every: int,
+        desc: str = "pretrain",
     ):
         self.enabled = enabled
         self.path = Path(out) / "metrics.jsonl"
@@ -103,7 +104,7 @@ class MetricsLogger:
         if progress:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total_steps, initial=start_step, desc="pretrain", unit="step", dynamic_ncols=True)
+            self.bar = tqdm(total=total_steps, initial=start_step, desc=desc, unit="step", dynamic_ncols=True)
 
     def _truncate_after(self, step: int) -> None:
         """On resume, drop lines of steps after the checkpoint (they are about to be re-run)."""
