@@ -43,7 +43,8 @@ _CPU_PEAK: float | None = None
 
 def measure_cpu_matmul_flops(n: int = 512, repeats: int = 5) -> float:
     """Median FLOP/s of an n x n float32 matmul with the current thread count (the practical CPU peak)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    g = torch.Generator().manual_seed(0)  # never the global RNG: it is restored on resume before this runs
+    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
     a @ b
     times = []
     for _ in range(repeats):
