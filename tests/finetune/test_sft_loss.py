@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from polyglot_ko import build_model
+from polyglot_ko import UserError, build_model
 from polyglot_ko.chat_template import render_chat_with_spans
 from polyglot_ko.finetune.data import load_examples, tokenize_messages
 from polyglot_ko.finetune.packing import block_causal_mask, pack_examples, rows_to_tensors
@@ -132,3 +132,21 @@ def test_block_mask_shape(examples):
     rows = pack_examples(examples[:5], 256)
     mask = block_causal_mask(torch.tensor([rows[0].document_ids]))
     assert mask.shape == (1, 1, 256, 256) and mask.dtype == torch.bool
+
+
+@pytest.mark.parametrize(
+    "name", ["sft-lora-cpu-tiny", "sft-full-cpu-tiny", "sft-lora-1.3b", "sft-full-5.8b", "sft-lora-12.8b"]
+)
+def test_sft_recipes_load_validate_and_round_trip(name):
+    import yaml
+
+    from polyglot_ko.finetune.config import FinetuneConfig, load_finetune_recipe
+    from polyglot_ko.train.config import config_from_dict, dump_recipe, load_recipe
+
+    cfg = load_finetune_recipe(name, {"model.init_from": "base", "data.paths": ["d.jsonl"]}).validate()
+    assert cfg.data.seq_len == cfg.finetune.max_length and cfg.finetune.method in ("lora", "full")
+    assert load_finetune_recipe(name) == config_from_dict(yaml.safe_load(dump_recipe(cfg)), FinetuneConfig).replace(
+        **{"model.init_from": None, "data.paths": []}
+    )
+    with pytest.raises(UserError, match="is a fine-tuning recipe.*polyglot-ko finetune --config"):
+        load_recipe(name)  # the pretraining loader says where it belongs

@@ -449,6 +449,11 @@ def load_recipe(
             raise UserError(f"recipe {path} is not UTF-8 text (a binary file?); pass a YAML recipe") from None
         except yaml.YAMLError as e:
             raise UserError(f"recipe {path} is not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
+        if cls is TrainConfig and isinstance(data, dict) and "finetune" in data:
+            raise UserError(
+                f"recipe {path} is a fine-tuning recipe (it has a finetune section); run it with "
+                f"`polyglot-ko finetune --config {path}`"
+            )
         config = config_from_dict(data, cls)
     return apply_overrides(config, overrides)
 
