@@ -25,6 +25,7 @@ _EXPORTS = {
     "Generator": "polyglot_ko.generate",
     "SamplingParams": "polyglot_ko.sampling",
     "pretrain": "polyglot_ko.train.loop",
+    "finetune": "polyglot_ko.finetune.train",
     "prepare": "polyglot_ko.data.pipeline",
     "train_tokenizer": "polyglot_ko.tokenizer_train",
     "UserError": "polyglot_ko.errors",

@@ -39,6 +39,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "polyglot_ko.cli.pretrain",
         "pretrain a model from a YAML recipe (one process, or many under torchrun)",
     ),
+    "finetune": (
+        "polyglot_ko.cli.finetune",
+        "instruction-tune a model (full, LoRA, QLoRA) on chat/Alpaca data from a YAML recipe",
+    ),
+    "merge": ("polyglot_ko.cli.merge", "fold a LoRA adapter into its base model and write a model folder"),
     "evaluate": ("polyglot_ko.cli.evaluate", "KOBEST as the model cards report it, and perplexity"),
     "generate": ("polyglot_ko.cli.generate", "generate Korean text from a model folder or hub id"),
     "chat": ("polyglot_ko.cli.chat", "chat with a model in the terminal: streamed answers, multi-turn history"),

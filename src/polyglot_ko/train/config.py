@@ -297,13 +297,14 @@ def _hints(cls) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-@functools.lru_cache(maxsize=1)
-def _parser():
-    """jsonargparse's parser of TrainConfig: every field typed as declared, sections as dotted keys."""
+@functools.lru_cache(maxsize=4)
+def _parser(cls: type = None):
+    """jsonargparse's parser of a config class (TrainConfig or a subclass): every field typed as declared,
+    sections as dotted keys."""
     from jsonargparse import ArgumentParser
 
     parser = ArgumentParser(exit_on_error=False)
-    parser.add_class_arguments(TrainConfig)
+    parser.add_class_arguments(cls or TrainConfig)
     return parser
 
 
@@ -349,31 +350,32 @@ def _describe(tp: Any) -> str:
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, str(tp))
 
 
-def _type_error(error: Exception, data: dict) -> UserError:
+def _type_error(error: Exception, data: dict, root: type = None) -> UserError:
     """jsonargparse's multi-line type error as our one line: `train.max_steps='many': expected an integer`."""
     m = re.search(r'Parser key "([^"]+)"', str(error))
     if not m:
         return UserError(f"recipe: {' '.join(str(error).split())}")
     key = m.group(1)
     *sections, name = key.split(".")
-    cls, value = TrainConfig, data
+    cls, value = root or TrainConfig, data
     for section in sections:
         cls, value = _hints(cls)[section], value.get(section, {})
     return UserError(f"{key}={value.get(name)!r}: expected {_describe(_hints(cls)[name])}")
 
 
-def config_from_dict(data: dict) -> TrainConfig:
-    """A TrainConfig from a recipe-shaped dict (YAML values or strings); types are checked and converted by
-    jsonargparse, mistakes are one-line UserErrors naming the key."""
+def config_from_dict(data: dict, cls: type = None) -> TrainConfig:
+    """A TrainConfig (or `cls`, a subclass with more sections) from a recipe-shaped dict (YAML values or strings);
+    types are checked and converted by jsonargparse, mistakes are one-line UserErrors naming the key."""
     from jsonargparse import ArgumentError
 
-    data = _check_keys(TrainConfig, data, "")
-    parser = _parser()
+    cls = cls or TrainConfig
+    data = _check_keys(cls, data, "")
+    parser = _parser(cls)
     try:
         parsed = parser.instantiate(parser.parse_object(data))
     except ArgumentError as e:
-        raise _type_error(e, data) from None
-    return TrainConfig(**{f.name: parsed[f.name] for f in dataclasses.fields(TrainConfig)})
+        raise _type_error(e, data, cls) from None
+    return cls(**{f.name: parsed[f.name] for f in dataclasses.fields(cls)})
 
 
 def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str] | None) -> TrainConfig:
@@ -395,7 +397,7 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str] |
         node = data
         for i, part in enumerate(parts[:-1]):
             if not isinstance(node.get(part), dict):
-                sections = [k for k, t in _hints(TrainConfig).items() if dataclasses.is_dataclass(t)]
+                sections = [k for k, t in _hints(type(config)).items() if dataclasses.is_dataclass(t)]
                 raise UserError(
                     f"override {dotted}: {'.'.join(parts[: i + 1])} is not a section; sections are "
                     f"{', '.join(sections)}"
@@ -406,7 +408,7 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any] | list[str] |
         if isinstance(node[parts[-1]], dict) and not isinstance(value, dict):
             raise UserError(f"override {dotted}: is a section; set one of its keys ({', '.join(node[parts[-1]])})")
         node[parts[-1]] = value
-    return config_from_dict(data)
+    return config_from_dict(data, type(config))
 
 
 def builtin_recipe(name: str) -> Path | None:
@@ -420,13 +422,16 @@ def builtin_recipes() -> list[str]:
     return sorted(p.stem for p in Path(str(resources.files("polyglot_ko") / "recipes")).glob("*.yaml"))
 
 
-def load_recipe(path: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None) -> TrainConfig:
-    """Read a YAML recipe (a file, or a built-in name such as "cpu-tiny"; defaults when None), then apply dotted
-    overrides."""
+def load_recipe(
+    path: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None, cls: type = None
+) -> TrainConfig:
+    """Read a YAML recipe (a file, or a built-in name such as "cpu-tiny"; defaults when None) as a TrainConfig (or
+    `cls`, e.g. FinetuneConfig), then apply dotted overrides."""
     import yaml
 
+    cls = cls or TrainConfig
     if path is None:
-        config = TrainConfig()
+        config = cls()
     else:
         path = Path(path)
         if not path.is_file():
@@ -444,7 +449,12 @@ def load_recipe(path: str | Path | None = None, overrides: dict[str, Any] | list
             raise UserError(f"recipe {path} is not UTF-8 text (a binary file?); pass a YAML recipe") from None
         except yaml.YAMLError as e:
             raise UserError(f"recipe {path} is not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
-        config = config_from_dict(data)
+        if cls is TrainConfig and isinstance(data, dict) and "finetune" in data:
+            raise UserError(
+                f"recipe {path} is a fine-tuning recipe (it has a finetune section); run it with "
+                f"`polyglot-ko finetune --config {path}`"
+            )
+        config = config_from_dict(data, cls)
     return apply_overrides(config, overrides)
 
 

@@ -263,6 +263,9 @@ class TrainLoader:
             prefetch_factor=4 if num_workers else None,
             drop_last=False,
             pin_memory=pin_memory,
+            # Its own generator: creating the iterator draws a seed, which must not advance the global torch RNG
+            # (restored on resume; dropout draws from it).
+            generator=torch.Generator().manual_seed(samples_consumed),
         )
         self._iter = iter(self._loader)
 

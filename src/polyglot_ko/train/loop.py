@@ -89,14 +89,52 @@ def build_optimizer(root: torch.nn.Module, cfg: TrainConfig, device: torch.devic
 class Trainer:
     """Holds one run's state. Construction validates everything (data, tokenizer, sizes) before any training."""
 
+    command = "pretrain"  # the name in console lines and the progress bar
+
     def __init__(self, config: TrainConfig):
         self.cfg = cfg = config.validate()
         if not cfg.out:
             raise UserError("out: no run folder given; pass --out DIR")
         self.out = check_output_path(cfg.out, "out", folder=True)
         set_num_threads(cfg.parallel.num_threads)
+        # Data and tokenizer: checked before any process group or model exists.
+        self.setup_data()
+        self._setup_processes()
+        torch.manual_seed(cfg.train.seed)
+        self.model = model = self.build_model()
+        if cfg.parallel.activation_checkpointing:
+            apply_activation_checkpointing(model)
+        if cfg.parallel.compile:
+            apply_compile(model)
+        root = self.training_module(model)
+        if self.fsdp:
+            apply_fsdp(root, model, self.info, self.dtype)
+        else:
+            root.to(self.device)
+            if self.info.distributed:
+                root = torch.nn.parallel.DistributedDataParallel(
+                    root, device_ids=[self.device.index] if self.device.type == "cuda" else None
+                )
+        self.root = root
+        self.optimizer = build_optimizer(root, cfg, self.device, sharded=self.fsdp or self.info.distributed)
+        self._resume()
+        if self.tokenizer is None and cfg.checkpoint.export_hf != "never":
+            self._warn(
+                "no tokenizer given (tokenizer=... or --tokenizer): the data's tokenizer is not checked and "
+                "the exported Hugging Face folders will have no tokenizer files"
+            )
+        self.stop_requested = False
+        self.last_checkpoint: Path | None = self.resumed_from
+        self.last_hf: Path | None = None
+        self.tokens_per_step = self.step_tokens = cfg.train.global_batch_size * cfg.data.seq_len
+        self.flops_per_token = self.model_config.flops_per_token(cfg.data.seq_len)
+        self.peak, self.peak_source = peak_flops(self.device)
 
-        # --- data and tokenizer: checked before any process group or model exists -------------------------
+    # --- hooks (a subclass, e.g. the fine-tuning trainer, overrides these) ---------------------------------
+    def setup_data(self) -> None:
+        """Sets tokenizer, data_tokenizer, model_config, dataset (global sample index -> sample) and
+        valid_sources."""
+        cfg = self.cfg
         self.specs: list[DataSpec] = [resolve_data_path(p) for p in cfg.data.paths]
         valid_specs = [resolve_data_path(p) for p in cfg.data.valid_paths]
         self.tokenizer = _load_tokenizer(cfg.tokenizer)
@@ -120,7 +158,66 @@ class Trainer:
         self.valid_sources = build_sources(valid_groups, seq_len, cfg.data.seed) if valid_groups else []
         self.dataset = MixtureDataset(self.sources, cfg.data.weights, cfg.data.seed)
 
-        # --- processes, device, model -------------------------------------------------------------------
+    def build_model(self) -> torch.nn.Module:
+        """The model to train (float32, on CPU; moved or sharded afterwards); may update model_config."""
+        from ..model import build_model
+
+        cfg = self.cfg
+        if cfg.model.init_from:
+            from ..checkpoint import load_model
+
+            model = load_model(cfg.model.init_from, dtype="float32")
+            if model.config.vocab_size != self.model_config.vocab_size:
+                raise UserError(
+                    f"model.init_from={cfg.model.init_from}: its vocab_size {model.config.vocab_size} "
+                    f"differs from the recipe's {self.model_config.vocab_size}"
+                )
+            self.model_config = model.config
+            model.train()
+            return model
+        # Built on CPU with the seed, then moved/sharded: the same initial weights for any process count.
+        return build_model(self.model_config, device="cpu", seed=cfg.train.seed)
+
+    def training_module(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The FSDP/DDP root whose forward returns the loss."""
+        return CausalLMTrainingModule(model)
+
+    def make_loader(self, steps: int) -> TrainLoader:
+        """The loader of the next `steps` optimizer steps, from `samples_consumed` on."""
+        t = self.cfg.train
+        return TrainLoader(
+            self.dataset,
+            t.global_batch_size,
+            t.micro_batch_size,
+            self.info.rank,
+            self.info.world_size,
+            self.samples_consumed,
+            steps,
+            self.cfg.data.num_workers,
+            pin_memory=self.device.type == "cuda",
+        )
+
+    def forward_backward(self, batches: list) -> torch.Tensor:
+        """Forward and backward over this rank's micro-batches; returns this rank's part of the step loss (the
+        sum over ranks, divided by the number of processes, is the step's loss). Sets `step_tokens`."""
+        loss_sum = torch.zeros((), dtype=torch.float32, device=self.device)
+        for i, batch in enumerate(batches):
+            with self._micro_batch_sync(i == len(batches) - 1):
+                loss = self.root(batch.to(self.device, non_blocking=True))
+                (loss / len(batches)).backward()
+            loss_sum += loss.detach().float()
+        return loss_sum / len(batches)
+
+    def tokens_seen(self) -> int:
+        """Training tokens consumed so far (the metrics' `tokens`)."""
+        return self.samples_consumed * self.cfg.data.seq_len
+
+    def trainable_only_checkpoints(self) -> bool:
+        """Whether checkpoints leave out frozen parameters (LoRA: the base weights never change)."""
+        return False
+
+    def _setup_processes(self) -> None:
+        cfg = self.cfg
         world = int(os.environ.get("WORLD_SIZE", "1"))
         t = cfg.train
         if t.global_batch_size % (t.micro_batch_size * world):
@@ -145,71 +242,42 @@ class Trainer:
         if fsdp and not dist.is_initialized():
             self._init_single_process_group()
         self.fsdp = fsdp
-        torch.manual_seed(t.seed)
 
-        from ..model import build_model
-
-        if cfg.model.init_from:
-            from ..checkpoint import load_model
-
-            model = load_model(cfg.model.init_from, dtype="float32")
-            if model.config.vocab_size != self.model_config.vocab_size:
-                raise UserError(
-                    f"model.init_from={cfg.model.init_from}: its vocab_size {model.config.vocab_size} "
-                    f"differs from the recipe's {self.model_config.vocab_size}"
-                )
-            self.model_config = model.config
-            model.train()
-        else:
-            # Built on CPU with the seed, then moved/sharded: the same initial weights for any process count.
-            model = build_model(self.model_config, device="cpu", seed=t.seed)
-        self.model = model
-        if cfg.parallel.activation_checkpointing:
-            apply_activation_checkpointing(model)
-        if cfg.parallel.compile:
-            apply_compile(model)
-        root = CausalLMTrainingModule(model)
-        if fsdp:
-            apply_fsdp(root, model, self.info, self.dtype)
-        else:
-            root.to(self.device)
-            if self.info.distributed:
-                root = torch.nn.parallel.DistributedDataParallel(
-                    root, device_ids=[self.device.index] if self.device.type == "cuda" else None
-                )
-        self.root = root
-        self.optimizer = build_optimizer(root, cfg, self.device, sharded=fsdp or self.info.distributed)
-
-        # --- resume ---------------------------------------------------------------------------------------
+    def _resume(self) -> None:
+        cfg = self.cfg
         self.step = 0
         self.samples_consumed = 0
         self.skipped_steps = 0
         self.bad_in_a_row = 0
         self.resumed_from: Path | None = None
         resume = ckpt.agree(str(ckpt.find_resume(self.out, cfg.checkpoint.resume) or ""), self.info)
-        if resume:
-            meta = ckpt.load_checkpoint(Path(resume), self.root, self.optimizer, self.info)
-            self.step = int(meta["step"])
-            self.samples_consumed = int(meta["samples_consumed"])
-            self.skipped_steps = int(meta.get("skipped_steps", 0))
-            self.bad_in_a_row = int(meta.get("bad_in_a_row", 0))
-            self.resumed_from = Path(resume)
-            if meta.get("seq_len") != seq_len or meta.get("data_seed") != cfg.data.seed:
-                self._warn(
-                    f"resuming {resume} with a different data.seq_len/data.seed than it was saved with; "
-                    f"the sample order changes from here on"
-                )
-        if self.tokenizer is None and cfg.checkpoint.export_hf != "never":
+        if not resume:
+            return
+        meta = ckpt.load_checkpoint(
+            Path(resume), self.root, self.optimizer, self.info, trainable_only=self.trainable_only_checkpoints()
+        )
+        self.step = int(meta["step"])
+        self.samples_consumed = int(meta["samples_consumed"])
+        self.skipped_steps = int(meta.get("skipped_steps", 0))
+        self.bad_in_a_row = int(meta.get("bad_in_a_row", 0))
+        self.resumed_from = Path(resume)
+        self.on_resume(meta)
+        if meta.get("seq_len") != cfg.data.seq_len or meta.get("data_seed") != cfg.data.seed:
             self._warn(
-                "no tokenizer given (tokenizer=... or --tokenizer): the data's tokenizer is not checked and "
-                "the exported Hugging Face folders will have no tokenizer files"
+                f"resuming {resume} with a different data.seq_len/data.seed than it was saved with; "
+                f"the sample order changes from here on"
             )
-        self.stop_requested = False
-        self.last_checkpoint: Path | None = self.resumed_from
-        self.last_hf: Path | None = None
-        self.tokens_per_step = t.global_batch_size * seq_len
-        self.flops_per_token = self.model_config.flops_per_token(seq_len)
-        self.peak, self.peak_source = peak_flops(self.device)
+
+    def on_resume(self, meta: dict) -> None:
+        """Restore what a subclass added to the checkpoint's meta.json."""
+
+    def _micro_batch_sync(self, last: bool):
+        """Gradients are reduced across processes once per step, on the last micro-batch."""
+        if self.fsdp:
+            self.root.set_requires_gradient_sync(last)
+        if isinstance(self.root, torch.nn.parallel.DistributedDataParallel) and not last:
+            return self.root.no_sync()
+        return contextlib.nullcontext()
 
     # --- helpers -----------------------------------------------------------------------------------------
     def _init_single_process_group(self) -> None:
@@ -246,7 +314,14 @@ class Trainer:
 
     def save(self) -> Path:
         path = ckpt.save_checkpoint(
-            self.out, self.step, self.root, self.optimizer, self._meta(), self.info, self.cfg.checkpoint.keep_last
+            self.out,
+            self.step,
+            self.root,
+            self.optimizer,
+            self._meta(),
+            self.info,
+            self.cfg.checkpoint.keep_last,
+            trainable_only=self.trainable_only_checkpoints(),
         )
         self.last_checkpoint = path
         return path
@@ -271,25 +346,14 @@ class Trainer:
             norm = norm.full_tensor()
         return norm
 
-    def train_step(self, batches: list[torch.Tensor]) -> tuple[float, float, bool, bool]:
+    def train_step(self, batches: list) -> tuple[float, float, bool, bool]:
         """Forward/backward over this rank's micro-batches, then clip and step (or skip when non-finite).
 
         Returns (loss averaged over all processes, global grad norm, finite, stop requested on any rank).
         """
-        loss_sum = torch.zeros((), dtype=torch.float32, device=self.device)
-        ddp = isinstance(self.root, torch.nn.parallel.DistributedDataParallel)
-        for i, batch in enumerate(batches):
-            last = i == len(batches) - 1
-            if self.fsdp:
-                # Reduce-scatter gradients once per step, on the last micro-batch.
-                self.root.set_requires_gradient_sync(last)
-            batch = batch.to(self.device, non_blocking=True)
-            with self.root.no_sync() if ddp and not last else contextlib.nullcontext():
-                loss = self.root(batch)
-                (loss / len(batches)).backward()
-            loss_sum += loss.detach().float()
+        part = self.forward_backward(batches)
         # One all-reduce carries the loss and the stop flag (so every rank stops at the same step).
-        packed = torch.stack([loss_sum / len(batches), torch.tensor(float(self.stop_requested), device=self.device)])
+        packed = torch.stack([part, torch.tensor(float(self.stop_requested), device=self.device)])
         all_reduce_(packed)
         loss_v = float(packed[0]) / self.info.world_size
         stop = bool(packed[1] > 0)
@@ -350,47 +414,80 @@ class Trainer:
         return previous
 
     # --- the loop ----------------------------------------------------------------------------------------
+    def _start_message(self, accum: int) -> str:
+        n = self.model_config.num_parameters()
+        what = f"resuming from {self.resumed_from} at step {self.step}" if self.resumed_from else "starting"
+        return (
+            f"{self.command}: {what}; model {self.model_config.name} {n / 1e6:.2f}M params, "
+            f"{self.info.world_size} process(es) on {self.device.type}, {str(self.dtype).removeprefix('torch.')}"
+            f"{', FSDP2' if self.fsdp else ''}, {accum} micro-batch(es)/step, "
+            f"{self.tokens_per_step} tokens/step"
+        )
+
+    def _step_record(self, loss_v: float, lr: float, norm: float, finite: bool, dt: float) -> dict:
+        tok_s = self.step_tokens / dt
+        rec = {
+            "step": self.step,
+            "loss": loss_v,
+            "lr": lr,
+            "grad_norm": norm,
+            "tokens_per_s": tok_s,
+            "mfu": self.flops_per_token * tok_s / (self.peak * self.info.world_size),
+            "step_time_s": dt,
+            "tokens": self.tokens_seen(),
+        }
+        if self.device.type == "cuda":
+            rec["gpu_mem_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
+        if not finite:
+            rec["skipped"] = True
+        return rec
+
+    def _log_valid(self, logger: MetricsLogger) -> float | None:
+        valid_loss = self.validate()
+        if valid_loss is not None:
+            logger.log({"step": self.step, "split": "valid", "loss": valid_loss}, console=True)
+        return valid_loss
+
+    def _periodic(self, logger: MetricsLogger) -> tuple[bool, float | None]:
+        """Checkpoint, export and validate when due (not at the last step); returns (saved, valid loss or None)."""
+        cfg, t = self.cfg, self.cfg.train
+        saved, valid_loss = False, None
+        if cfg.checkpoint.save_every and self.step % cfg.checkpoint.save_every == 0 and self.step < t.max_steps:
+            self.save()
+            saved = True
+            if cfg.checkpoint.export_hf == "checkpoint":
+                self.export(self.out / "hf" / ckpt.step_name(self.step))
+                if self.info.is_main:
+                    ckpt.prune(self.out / "hf", cfg.checkpoint.keep_last)
+        if t.valid_every and self.step % t.valid_every == 0 and self.step < t.max_steps:
+            valid_loss = self._log_valid(logger)
+        return saved, valid_loss
+
+    def _write_run_files(self) -> None:
+        if self.info.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.out / "config.yaml", dump_recipe(self.cfg, header="the resolved config of this run"))
+            atomic_write_json(self.out / "model_config.json", self.model_config.to_hf_dict())
+
     def train(self) -> dict:
         cfg, t = self.cfg, self.cfg.train
-        is_main = self.info.is_main
-        if is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.out / "config.yaml", dump_recipe(cfg, header="the resolved config of this run"))
-            atomic_write_json(self.out / "model_config.json", self.model_config.to_hf_dict())
+        self._write_run_files()
         barrier()
         previous = self._install_signals()
         logger = MetricsLogger(
             self.out,
-            is_main,
+            self.info.is_main,
             t.max_steps,
             self.step,
             cfg.logging.tensorboard,
             cfg.logging.progress,
             cfg.logging.log_every,
+            desc=self.command,
         )
-        remaining = max(t.max_steps - self.step, 0)
-        loader = TrainLoader(
-            self.dataset,
-            t.global_batch_size,
-            t.micro_batch_size,
-            self.info.rank,
-            self.info.world_size,
-            self.samples_consumed,
-            remaining,
-            cfg.data.num_workers,
-            pin_memory=self.device.type == "cuda",
-        )
-        if is_main:
-            n = self.model_config.num_parameters()
-            what = f"resuming from {self.resumed_from} at step {self.step}" if self.resumed_from else "starting"
-            print(
-                f"pretrain: {what}; model {self.model_config.name} {n / 1e6:.2f}M params, "
-                f"{self.info.world_size} process(es) on {self.device.type}, {str(self.dtype).removeprefix('torch.')}"
-                f"{', FSDP2' if self.fsdp else ''}, {loader.accum} micro-batch(es)/step, "
-                f"{self.tokens_per_step} tokens/step",
-                file=sys.stderr,
-                flush=True,
-            )
+        loader = self.make_loader(max(t.max_steps - self.step, 0))
+        if self.info.is_main:
+            print(self._start_message(loader.accum), file=sys.stderr, flush=True)
+        self.on_train_start(logger)
         self.root.train()
         tok_rates: list[float] = []
         valid_loss = last_loss = None
@@ -406,25 +503,9 @@ class Trainer:
                 self.samples_consumed = loader.samples_consumed
                 if self.device.type == "cuda":
                     torch.cuda.synchronize()
-                dt = time.perf_counter() - t0
-                tok_s = self.tokens_per_step / dt
+                rec = self._step_record(loss_v, lr, norm, finite, time.perf_counter() - t0)
                 if self.step > 1 or self.resumed_from:
-                    tok_rates.append(tok_s)
-                mfu = self.flops_per_token * tok_s / (self.peak * self.info.world_size)
-                rec = {
-                    "step": self.step,
-                    "loss": loss_v,
-                    "lr": lr,
-                    "grad_norm": norm,
-                    "tokens_per_s": tok_s,
-                    "mfu": mfu,
-                    "step_time_s": dt,
-                    "tokens": self.samples_consumed * self.cfg.data.seq_len,
-                }
-                if self.device.type == "cuda":
-                    rec["gpu_mem_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
-                if not finite:
-                    rec["skipped"] = True
+                    tok_rates.append(rec["tokens_per_s"])
                 logger.log(rec)
                 if finite:
                     last_loss = loss_v
@@ -436,34 +517,33 @@ class Trainer:
                     )
                 if stop:
                     break
-                if cfg.checkpoint.save_every and self.step % cfg.checkpoint.save_every == 0 and self.step < t.max_steps:
-                    self.save()
-                    last_saved = self.step
-                    if cfg.checkpoint.export_hf == "checkpoint":
-                        self.export(self.out / "hf" / ckpt.step_name(self.step))
-                        if is_main:
-                            ckpt.prune(self.out / "hf", cfg.checkpoint.keep_last)
-                if t.valid_every and self.step % t.valid_every == 0 and self.step < t.max_steps:
-                    valid_loss = self.validate()
-                    if valid_loss is not None:
-                        logger.log({"step": self.step, "split": "valid", "loss": valid_loss}, console=True)
+                saved, v = self._periodic(logger)
+                last_saved = self.step if saved else last_saved
+                valid_loss = v if v is not None else valid_loss
             interrupted = self.step < t.max_steps
             if last_saved != self.step:
                 self.save()
             if not interrupted:
-                valid_loss = self.validate()
-                if valid_loss is not None:
-                    logger.log({"step": self.step, "split": "valid", "loss": valid_loss}, console=True)
+                valid_loss = self._log_valid(logger)
                 if cfg.checkpoint.export_hf != "never":
-                    self.export(self.out / "model")
+                    self.export(self.final_export_folder())
             elif cfg.checkpoint.export_hf == "checkpoint":
                 self.export(self.out / "hf" / ckpt.step_name(self.step))
         finally:
             logger.close()
             for s, h in previous.items():
                 signal.signal(s, h)
-        wall = time.perf_counter() - start_time
         tok_rate = sorted(tok_rates)[len(tok_rates) // 2] if tok_rates else None
+        return self._finish(interrupted, last_loss, valid_loss, tok_rate, time.perf_counter() - start_time)
+
+    def on_train_start(self, logger: MetricsLogger) -> None:
+        """Called once before the first step (after the metrics logger is open)."""
+
+    def final_export_folder(self) -> Path:
+        return self.out / "model"
+
+    def _finish(self, interrupted: bool, last_loss, valid_loss, tok_rate, wall: float) -> dict:
+        t = self.cfg.train
         summary = {
             "out": str(self.out),
             "steps": self.step,
@@ -483,22 +563,30 @@ class Trainer:
             "wall_s": wall,
             "parameters": self.model_config.num_parameters(),
         }
-        if is_main:
-            if cfg.logging.plot:
+        summary.update(self.summary_extra())
+        if self.info.is_main:
+            if self.cfg.logging.plot:
                 png = plot_losses(self.out / "metrics.jsonl", self.out / "loss.png")
                 summary["loss_plot"] = str(png) if png else None
             atomic_write_json(self.out / "summary.json", summary)
             rate = f"{tok_rate:,.0f} tokens/s" if tok_rate else "n/a tokens/s"
             mfu = f"{summary['mfu'] * 100:.1f}%" if summary["mfu"] else "n/a"
             print(
-                f"pretrain: {'stopped' if interrupted else 'done'} at step {self.step}/{t.max_steps}; "
+                f"{self.command}: {'stopped' if interrupted else 'done'} at step {self.step}/{t.max_steps}; "
                 f"train loss {_fmt(last_loss)}, valid loss {_fmt(valid_loss)}; {rate}, MFU {mfu} "
                 f"({self.peak_source}); {self.skipped_steps} skipped step(s); checkpoint {summary['checkpoint']}; "
-                f"HF model {summary['hf_model']}",
+                f"{self.export_label()} {summary['hf_model']}",
                 file=sys.stderr,
                 flush=True,
             )
         return summary
+
+    def summary_extra(self) -> dict:
+        """More summary.json keys (a subclass's)."""
+        return {}
+
+    def export_label(self) -> str:
+        return "HF model"
 
     def close(self) -> None:
         destroy_distributed()

@@ -7,6 +7,12 @@ logits, an upcast copy, the log-softmax, and in backward a gradient of each, all
 gradients of the hidden states and of the output weight right away (in the forward pass), so only one chunk's
 logits ever exist and the backward pass just scales the stored gradients (Liger-Kernel's
 FusedLinearCrossEntropy idea, in plain PyTorch). The softmax and the loss are always float32.
+
+Targets equal to `ignore_index` (-100, transformers' convention; fine-tuning labels on prompts and padding) are
+dropped before the output layer, so they cost no matmul and contribute nothing; "mean" is the mean over the
+remaining (trained) targets, "sum" their sum. The fine-tuning trainer uses "sum" and divides by the trained
+tokens of the whole optimizer step (all micro-batches, all processes), so how a batch is split into micro-batches
+or processes does not change the loss or its gradient (see finetune/train.py).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from ..model import GPTNeoXForCausalLM
 
 # Rows of logits per chunk: 1024 x 30080 fp32 = 120 MB; smaller chunks make the matmuls less efficient.
 DEFAULT_CHUNK = 1024
+IGNORE_INDEX = -100
 
 
 def _chunk_logits(h: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -62,14 +69,26 @@ class _FusedLinearCE(torch.autograd.Function):
 
 
 def linear_cross_entropy(
-    h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int = DEFAULT_CHUNK, reduction: str = "mean"
+    h: torch.Tensor,
+    weight: torch.Tensor,
+    targets: torch.Tensor,
+    chunk: int = DEFAULT_CHUNK,
+    reduction: str = "mean",
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> torch.Tensor:
     """Mean (or summed) cross entropy of `h @ weight.T` against `targets`, without materialising all logits.
 
-    With gradients enabled the gradients are computed during this call (see the module docstring); without,
-    it only evaluates the loss chunk by chunk. Every target must be a valid class (no ignore index: pretraining
-    sequences have no padding).
+    h: [N, d]; targets: [N]. Rows whose target is `ignore_index` are left out ("mean" = over the others; 0 with a
+    gradient of zeros when none is left). With gradients enabled the gradients are computed during this call
+    (see the module docstring); without, it only evaluates the loss chunk by chunk.
     """
+    if ignore_index is not None:
+        keep = targets != ignore_index
+        if not bool(keep.all()):
+            idx = keep.nonzero().squeeze(1)
+            if idx.numel() == 0:
+                return (h.sum() * 0.0).float() + (weight.sum() * 0.0).float()
+            h, targets = h.index_select(0, idx), targets.index_select(0, idx)
     if torch.is_grad_enabled() and (h.requires_grad or weight.requires_grad):
         loss = _FusedLinearCE.apply(h, weight, targets, chunk)
         return loss * h.shape[0] if reduction == "sum" else loss
@@ -102,4 +121,5 @@ class CausalLMTrainingModule(nn.Module):
             targets.reshape(-1),
             chunk=self.chunk,
             reduction=reduction,
+            ignore_index=None,  # pretraining sequences have no padding: every target is trained
         )

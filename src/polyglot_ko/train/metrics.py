@@ -43,7 +43,8 @@ _CPU_PEAK: float | None = None
 
 def measure_cpu_matmul_flops(n: int = 512, repeats: int = 5) -> float:
     """Median FLOP/s of an n x n float32 matmul with the current thread count (the practical CPU peak)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    g = torch.Generator().manual_seed(0)  # never the global RNG: it is restored on resume before this runs
+    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
     a @ b
     times = []
     for _ in range(repeats):
@@ -82,6 +83,7 @@ class MetricsLogger:
         tensorboard: bool,
         progress: bool,
         log_every: int,
+        desc: str = "pretrain",
     ):
         self.enabled = enabled
         self.path = Path(out) / "metrics.jsonl"
@@ -103,7 +105,7 @@ class MetricsLogger:
         if progress:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total_steps, initial=start_step, desc="pretrain", unit="step", dynamic_ncols=True)
+            self.bar = tqdm(total=total_steps, initial=start_step, desc=desc, unit="step", dynamic_ncols=True)
 
     def _truncate_after(self, step: int) -> None:
         """On resume, drop lines of steps after the checkpoint (they are about to be re-run)."""

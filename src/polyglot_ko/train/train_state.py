@@ -232,10 +232,17 @@ def dcp_load(state: dict, path: Path) -> None:
         raise
 
 
-def _training_state(root: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+def _state_options(trainable_only: bool):
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    # trainable_only (LoRA): the frozen base weights are not saved, and loading does not expect them.
+    return StateDictOptions(ignore_frozen_params=True, strict=False) if trainable_only else None
+
+
+def _training_state(root: torch.nn.Module, optimizer: torch.optim.Optimizer, trainable_only: bool = False) -> dict:
     from torch.distributed.checkpoint.state_dict import get_state_dict
 
-    model_sd, optim_sd = get_state_dict(root, optimizer)
+    model_sd, optim_sd = get_state_dict(root, optimizer, options=_state_options(trainable_only))
     return {"model": model_sd, "optim": optim_sd}
 
 
@@ -247,8 +254,10 @@ def save_checkpoint(
     meta: dict[str, Any],
     info: DistInfo,
     keep_last: int,
+    trainable_only: bool = False,
 ) -> Path:
-    """Write checkpoints/step_NNNNNN atomically (all ranks call this) and prune to the newest `keep_last`."""
+    """Write checkpoints/step_NNNNNN atomically (all ranks call this) and prune to the newest `keep_last`;
+    `trainable_only` leaves frozen parameters out."""
     import torch.distributed.checkpoint as dcp
 
     ckpt_dir = out / "checkpoints"
@@ -260,7 +269,7 @@ def save_checkpoint(
             shutil.rmtree(stale, ignore_errors=True)
         tmp.mkdir()
     barrier()
-    state = _training_state(root, optimizer)
+    state = _training_state(root, optimizer, trainable_only)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*assuming the intent is to")  # single process: intended
         dcp.save(state, checkpoint_id=str(tmp), no_dist=not dist.is_initialized())
@@ -300,12 +309,14 @@ def prune(folder: Path, keep_last: int) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
-def load_checkpoint(path: Path, root: torch.nn.Module, optimizer: torch.optim.Optimizer, info: DistInfo) -> dict:
+def load_checkpoint(
+    path: Path, root: torch.nn.Module, optimizer: torch.optim.Optimizer, info: DistInfo, trainable_only: bool = False
+) -> dict:
     """Load model + optimizer (resharded to this run's processes), this rank's RNG; return meta.json."""
     from torch.distributed.checkpoint.api import CheckpointException
     from torch.distributed.checkpoint.state_dict import set_state_dict
 
-    state = _training_state(root, optimizer)
+    state = _training_state(root, optimizer, trainable_only)
     try:
         dcp_load(state, path)
     except UserError:
@@ -316,7 +327,13 @@ def load_checkpoint(path: Path, root: torch.nn.Module, optimizer: torch.optim.Op
             f"{str(e).splitlines()[0][:300]}); resume with the recipe that wrote it or use "
             f"checkpoint.resume=never"
         ) from None
-    set_state_dict(root, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+    set_state_dict(
+        root,
+        optimizer,
+        model_state_dict=state["model"],
+        optim_state_dict=state["optim"],
+        options=_state_options(trainable_only),
+    )
     rng_file = path / f"rng_rank{info.rank}.json"
     if rng_file.is_file():
         set_rng_state(read_json(rng_file, "resume from an untouched checkpoint"), source=str(rng_file))
