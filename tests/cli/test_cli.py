@@ -160,6 +160,24 @@ SPELLINGS = {
             "print_config": False,
         },
     ),
+    "finetune": (
+        ["-m", "M", "--data", "a.jsonl", "ko-instruct", "-o", "O", "-c", "sft-lora-cpu-tiny", "--method", "full"]
+        + ["--max-steps", "5", "finetune.lora_r=4"],
+        {
+            "model": "M",
+            "data": ["a.jsonl", "ko-instruct"],
+            "overrides": ["finetune.lora_r=4"],
+            "out": "O",
+            "config": "sft-lora-cpu-tiny",
+            "method": "full",
+            "max_steps": 5,
+            "print_config": False,
+        },
+    ),
+    "merge": (
+        ["B", "A", "O", "--dtype", "bfloat16", "--overwrite"],
+        {"base": "B", "adapter": "A", "out": "O", "dtype": "bfloat16", "overwrite": True},
+    ),
     "evaluate": (
         [
             "--model",
