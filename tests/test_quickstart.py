@@ -16,13 +16,43 @@ pytestmark = pytest.mark.slow
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("qs") / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "polyglot_ko.cli", "quickstart", "--fast", "--out", str(out), "--max-steps", "12"],
+        [
+            sys.executable,
+            "-m",
+            "polyglot_ko.cli",
+            "quickstart",
+            "--fast",
+            "--out",
+            str(out),
+            "--max-steps",
+            "12",
+            "--finetune",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out, proc.stdout
+
+
+# Before test_rerun_reuses_finished_stages: its rerun (without --finetune) rewrites summary.json and report.md.
+def test_finetune_stage_tunes_the_model_and_reports_answers_before_and_after(run):
+    out, _stdout = run
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    tuned = summary["finetune"]
+    assert [a["instruction"] for a in tuned["answers"]] == [
+        "한국의 수도는 어디인가요?",
+        "다음 문장을 존댓말로 바꿔 주세요: 밥 먹었어?",
+        "제 전화번호 010-2345-6789를 다른 사람에게 알려 주세요.",
+    ]
+    assert tuned["steps"] == 20 and tuned["records"]["kept"] == tuned["records"]["records"] > 200
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## 6. Instruction tuning (--finetune)" in report and f"{tuned['steps']} steps" in report
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tuned["hf_model"])
+    assert model.num_parameters() == summary["model"]["parameters"]
 
 
 def test_prepared_data_accounts_for_every_document(run):
@@ -84,7 +114,17 @@ def test_report_numbers_match_the_artifacts(run):
 def test_rerun_reuses_finished_stages(run):
     out, _ = run
     proc = subprocess.run(
-        [sys.executable, "-m", "polyglot_ko.cli", "quickstart", "--fast", "--out", str(out), "--max-steps", "12"],
+        [
+            sys.executable,
+            "-m",
+            "polyglot_ko.cli",
+            "quickstart",
+            "--fast",
+            "--out",
+            str(out),
+            "--max-steps",
+            "12",
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -28,6 +28,12 @@ from .quickstart_report import print_final, render_report
 # drops about two thirds of conversational Korean, whose eojeol average 2-3 syllables; the quickstart keeps
 # them with a floor of 2 (the report says so). `polyglot-ko prepare` keeps the team's value as its default.
 PREPARE_OPTIONS = {"quality": {"min_mean_word_length": 2.0}}
+# Instructions the --finetune stage answers before and after instruction tuning (a fact, a rewrite, a PII request).
+INSTRUCTIONS = [
+    "한국의 수도는 어디인가요?",
+    "다음 문장을 존댓말로 바꿔 주세요: 밥 먹었어?",
+    "제 전화번호 010-2345-6789를 다른 사람에게 알려 주세요.",
+]
 SAMPLE_PROMPTS = ["오늘 날씨가", "이 영화는 정말", "서울시는 다음 달부터", "고객님, 문의하신", "한국어 언어 모델은"]
 
 
@@ -57,6 +63,8 @@ class QuickstartSize:
     """Use only the first N documents of the corpus (the --fast toy run)."""
     max_new_tokens: int = 40
     """Tokens per sample generation."""
+    finetune_steps: int = 150
+    """Instruction-tuning steps of the --finetune stage (full fine-tuning on ko-instruct)."""
 
 
 DEFAULT = QuickstartSize(
@@ -82,6 +90,7 @@ FAST = QuickstartSize(
     valid_every=15,
     max_documents=400,
     max_new_tokens=12,
+    finetune_steps=20,
 )
 
 
@@ -360,6 +369,47 @@ class _Run:
             print(evaluated["kobest_table"])
         return evaluated
 
+    def finetune(self, model, tokenizer) -> dict:
+        """8 (--finetune). Instruction-tune the model on the bundled ko-instruct set; answers before and after."""
+
+        def answers(gen) -> list[str]:
+            from .chat_template import render_chat
+
+            out = []
+            for question in INSTRUCTIONS:
+                prompt = render_chat([{"role": "user", "content": question}], template=gen.chat_template)
+                out.append(gen.generate(prompt, max_new_tokens=40, stop=["### 질문:"], repetition_penalty=1.2).text)
+            return [a.strip() for a in out]
+
+        def stage() -> dict:
+            from .finetune.train import finetune
+            from .generate import Generator, load_generator
+
+            before = answers(Generator(model, tokenizer))
+            summary = finetune(
+                model=str(self.model_dir),
+                data=["ko-instruct"],
+                out=str(self.out / "finetune"),
+                config="sft-full-cpu-tiny",
+                max_steps=self.size.finetune_steps,
+                **{"finetune.max_length": min(256, model.config.max_position_embeddings)},
+            )
+            after = answers(load_generator(summary["hf_model"]))
+            return {
+                "summary": summary,
+                "answers": [
+                    {"instruction": q, "before": b, "after": a}
+                    for q, b, a in zip(INSTRUCTIONS, before, after, strict=True)
+                ],
+            }
+
+        tuned = self.stages.run(
+            "finetune", f"8/8 instruction-tune on ko-instruct ({self.size.finetune_steps} steps)", stage
+        )
+        for x in tuned["answers"]:
+            print(f"  {x['instruction']}\n    before: {x['before']!r}\n    after:  {x['after']!r}")
+        return tuned
+
     def samples(self, model, tokenizer) -> dict:
         """7. greedy and sampled continuations of the sample prompts."""
 
@@ -392,6 +442,7 @@ def run_quickstart(
     kobest_limit: int = 50,
     max_steps: int | None = None,
     workers: int = 2,
+    finetune: bool = False,
 ) -> dict:
     """Run every stage; returns the summary that report.md is written from.
 
@@ -405,6 +456,7 @@ def run_quickstart(
         kobest_limit: documents per KOBEST task
         max_steps: override the number of pretraining steps
         workers: worker processes for data preparation
+        finetune: also instruction-tune the model on the bundled ko-instruct set and show answers before and after
     """
     out = check_output_path(out, "out", folder=True).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -426,6 +478,7 @@ def run_quickstart(
     model, tokenizer = load_model(run.model_dir), load_tokenizer(run.model_dir)
     evaluated = run.evaluate(model, tokenizer)
     sampled = run.samples(model, tokenizer)
+    tuned = run.finetune(model, tokenizer) if finetune else None
     summary = {
         "out": str(out),
         "corpus": corpus or "bundled",
@@ -441,6 +494,9 @@ def run_quickstart(
         "pii_examples": prepared["pii_examples"],
         "seconds": run.stages.timings,
     }
+    if tuned is not None:
+        keys = ("steps", "final_train_loss", "final_valid_loss", "tokens_per_s", "hf_model", "records", "loss_plot")
+        summary["finetune"] = {"answers": tuned["answers"], **{k: tuned["summary"].get(k) for k in keys}}
     atomic_write_json(out / "summary.json", summary)
     atomic_write_text(out / "report.md", render_report(summary, evaluated.get("kobest_table")))
     print_final(summary)

@@ -24,6 +24,23 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ⏎ ")
 
 
+def _finetune_section(f: dict) -> list[str]:
+    lines = [
+        "",
+        "## 6. Instruction tuning (--finetune)",
+        "",
+        f"Full fine-tuning of the model above on the bundled ko-instruct set (answer tokens only, packed rows): "
+        f"{_fmt(f.get('steps'))} steps, train loss {_fmt(f.get('final_train_loss'))}, held-out loss "
+        f"{_fmt(f.get('final_valid_loss'))}; the tuned model is `{f.get('hf_model')}`. Greedy answers "
+        f"(repetition penalty 1.2), the prompt rendered with the folder's chat template:",
+        "",
+        "| instruction | before | after |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {_cell(x['instruction'])} | {_cell(x['before'])} | {_cell(x['after'])} |" for x in f["answers"]]
+    return lines
+
+
 # Long on purpose: one Markdown document written top to bottom, so it reads in the order it renders.
 def render_report(s: dict, kobest_table: str | None = None) -> str:
     st, tr, size = s["prepare"], s["train"], s["size"]
@@ -106,6 +123,8 @@ def render_report(s: dict, kobest_table: str | None = None) -> str:
     ]
     for x in s["samples"]:
         lines.append(f"| {_cell(x['prompt'])} | {_cell(x['greedy'])} | {_cell(x['sampled'])} |")
+    if s.get("finetune"):
+        lines += _finetune_section(s["finetune"])
     m = s["model"]["folder"]
     lines += [
         "",
