@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import re
 import types
 import typing
@@ -466,3 +467,35 @@ def dump_recipe(config: TrainConfig, header: str = "") -> str:
     if header:
         text = "".join(f"# {line}\n" if line else "#\n" for line in header.strip("\n").split("\n")) + text
     return text
+
+
+def resolve_config(config: TrainConfig | str | os.PathLike | dict | None = None, **overrides: Any) -> TrainConfig:
+    """A `TrainConfig` from a recipe (object, path, dict or None) and overrides; see `pretrain`."""
+    if isinstance(config, TrainConfig):
+        cfg = config
+    elif isinstance(config, dict):
+        from .config import config_from_dict
+
+        cfg = config_from_dict(config)
+    else:
+        cfg = load_recipe(config)
+    shortcuts = {
+        "max_steps": "train.max_steps",
+        "save_every": "checkpoint.save_every",
+        "resume": "checkpoint.resume",
+        "data": "data.paths",
+        "valid_data": "data.valid_paths",
+    }
+    dotted = {}
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        key = shortcuts.get(k, k)
+        if key in ("data.paths", "data.valid_paths") and isinstance(v, (str, os.PathLike)):
+            v = [str(v)]
+        if isinstance(v, (list, tuple)):
+            v = [str(x) if isinstance(x, os.PathLike) else x for x in v]
+        elif isinstance(v, os.PathLike):
+            v = str(v)
+        dotted[key] = v
+    return apply_overrides(cfg, dotted)

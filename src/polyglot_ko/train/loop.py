@@ -24,14 +24,12 @@ import torch.distributed as dist
 
 from ..config import ModelConfig
 from ..errors import UserError
-from ..io_utils import atomic_write_json, atomic_write_text, check_output_path
+from ..io_utils import check_output_path
 from . import train_state as ckpt
 from .config import (
     TrainConfig,
-    apply_overrides,
-    dump_recipe,
-    load_recipe,
     model_config_from,
+    resolve_config,  # noqa: F401  (re-exported: pretrain's config resolution)
 )
 from .data import (
     DataSpec,
@@ -43,7 +41,7 @@ from .data import (
     resolve_data_path,
 )
 from .loss import CausalLMTrainingModule
-from .metrics import MetricsLogger, peak_flops, plot_losses
+from .metrics import MetricsLogger, peak_flops
 from .parallel import (
     DistInfo,
     all_reduce_,
@@ -56,6 +54,7 @@ from .parallel import (
     init_distributed,
     set_num_threads,
 )
+from .reporting import RunReport
 from .schedule import lr_at
 
 
@@ -86,7 +85,7 @@ def build_optimizer(root: torch.nn.Module, cfg: TrainConfig, device: torch.devic
     return torch.optim.AdamW(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps, **kwargs)
 
 
-class Trainer:
+class Trainer(RunReport):
     """Holds one run's state. Construction validates everything (data, tokenizer, sizes) before any training."""
 
     command = "pretrain"  # the name in console lines and the progress bar
@@ -414,40 +413,6 @@ class Trainer:
         return previous
 
     # --- the loop ----------------------------------------------------------------------------------------
-    def _start_message(self, accum: int) -> str:
-        n = self.model_config.num_parameters()
-        what = f"resuming from {self.resumed_from} at step {self.step}" if self.resumed_from else "starting"
-        return (
-            f"{self.command}: {what}; model {self.model_config.name} {n / 1e6:.2f}M params, "
-            f"{self.info.world_size} process(es) on {self.device.type}, {str(self.dtype).removeprefix('torch.')}"
-            f"{', FSDP2' if self.fsdp else ''}, {accum} micro-batch(es)/step, "
-            f"{self.tokens_per_step} tokens/step"
-        )
-
-    def _step_record(self, loss_v: float, lr: float, norm: float, finite: bool, dt: float) -> dict:
-        tok_s = self.step_tokens / dt
-        rec = {
-            "step": self.step,
-            "loss": loss_v,
-            "lr": lr,
-            "grad_norm": norm,
-            "tokens_per_s": tok_s,
-            "mfu": self.flops_per_token * tok_s / (self.peak * self.info.world_size),
-            "step_time_s": dt,
-            "tokens": self.tokens_seen(),
-        }
-        if self.device.type == "cuda":
-            rec["gpu_mem_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
-        if not finite:
-            rec["skipped"] = True
-        return rec
-
-    def _log_valid(self, logger: MetricsLogger) -> float | None:
-        valid_loss = self.validate()
-        if valid_loss is not None:
-            logger.log({"step": self.step, "split": "valid", "loss": valid_loss}, console=True)
-        return valid_loss
-
     def _periodic(self, logger: MetricsLogger) -> tuple[bool, float | None]:
         """Checkpoint, export and validate when due (not at the last step); returns (saved, valid loss or None)."""
         cfg, t = self.cfg, self.cfg.train
@@ -462,12 +427,6 @@ class Trainer:
         if t.valid_every and self.step % t.valid_every == 0 and self.step < t.max_steps:
             valid_loss = self._log_valid(logger)
         return saved, valid_loss
-
-    def _write_run_files(self) -> None:
-        if self.info.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.out / "config.yaml", dump_recipe(self.cfg, header="the resolved config of this run"))
-            atomic_write_json(self.out / "model_config.json", self.model_config.to_hf_dict())
 
     def train(self) -> dict:
         cfg, t = self.cfg, self.cfg.train
@@ -542,45 +501,6 @@ class Trainer:
     def final_export_folder(self) -> Path:
         return self.out / "model"
 
-    def _finish(self, interrupted: bool, last_loss, valid_loss, tok_rate, wall: float) -> dict:
-        t = self.cfg.train
-        summary = {
-            "out": str(self.out),
-            "steps": self.step,
-            "interrupted": interrupted,
-            "final_train_loss": last_loss,
-            "final_valid_loss": valid_loss,
-            "tokens_per_s": tok_rate,
-            "mfu": (self.flops_per_token * tok_rate / (self.peak * self.info.world_size)) if tok_rate else None,
-            "peak_flops": self.peak,
-            "peak_flops_source": self.peak_source,
-            "skipped_steps": self.skipped_steps,
-            "processes": self.info.world_size,
-            "device": self.device.type,
-            "checkpoint": str(self.last_checkpoint) if self.last_checkpoint else None,
-            "hf_model": str(self.last_hf) if self.last_hf else None,
-            "metrics": str(self.out / "metrics.jsonl"),
-            "wall_s": wall,
-            "parameters": self.model_config.num_parameters(),
-        }
-        summary.update(self.summary_extra())
-        if self.info.is_main:
-            if self.cfg.logging.plot:
-                png = plot_losses(self.out / "metrics.jsonl", self.out / "loss.png")
-                summary["loss_plot"] = str(png) if png else None
-            atomic_write_json(self.out / "summary.json", summary)
-            rate = f"{tok_rate:,.0f} tokens/s" if tok_rate else "n/a tokens/s"
-            mfu = f"{summary['mfu'] * 100:.1f}%" if summary["mfu"] else "n/a"
-            print(
-                f"{self.command}: {'stopped' if interrupted else 'done'} at step {self.step}/{t.max_steps}; "
-                f"train loss {_fmt(last_loss)}, valid loss {_fmt(valid_loss)}; {rate}, MFU {mfu} "
-                f"({self.peak_source}); {self.skipped_steps} skipped step(s); checkpoint {summary['checkpoint']}; "
-                f"{self.export_label()} {summary['hf_model']}",
-                file=sys.stderr,
-                flush=True,
-            )
-        return summary
-
     def summary_extra(self) -> dict:
         """More summary.json keys (a subclass's)."""
         return {}
@@ -592,46 +512,10 @@ class Trainer:
         destroy_distributed()
 
 
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.4f}"
-
-
 def threading_main() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
-
-
-def resolve_config(config: TrainConfig | str | os.PathLike | dict | None = None, **overrides: Any) -> TrainConfig:
-    """A `TrainConfig` from a recipe (object, path, dict or None) and overrides; see `pretrain`."""
-    if isinstance(config, TrainConfig):
-        cfg = config
-    elif isinstance(config, dict):
-        from .config import config_from_dict
-
-        cfg = config_from_dict(config)
-    else:
-        cfg = load_recipe(config)
-    shortcuts = {
-        "max_steps": "train.max_steps",
-        "save_every": "checkpoint.save_every",
-        "resume": "checkpoint.resume",
-        "data": "data.paths",
-        "valid_data": "data.valid_paths",
-    }
-    dotted = {}
-    for k, v in overrides.items():
-        if v is None:
-            continue
-        key = shortcuts.get(k, k)
-        if key in ("data.paths", "data.valid_paths") and isinstance(v, (str, os.PathLike)):
-            v = [str(v)]
-        if isinstance(v, (list, tuple)):
-            v = [str(x) if isinstance(x, os.PathLike) else x for x in v]
-        elif isinstance(v, os.PathLike):
-            v = str(v)
-        dotted[key] = v
-    return apply_overrides(cfg, dotted)
 
 
 def pretrain(config: TrainConfig | str | os.PathLike | dict | None = None, **overrides: Any) -> dict:
