@@ -320,7 +320,7 @@ class FinetuneTrainer(Trainer):
 
 def resolve_finetune_config(config: Any = None, **overrides: Any) -> FinetuneConfig:
     """A `FinetuneConfig` from a recipe (object, path, built-in name, dict or None) and overrides; see `finetune`."""
-    from ..train.config import apply_overrides, config_from_dict
+    from ..train.config import apply_overrides, config_from_dict, shortcut_overrides
 
     if isinstance(config, FinetuneConfig):
         cfg = config
@@ -336,18 +336,7 @@ def resolve_finetune_config(config: Any = None, **overrides: Any) -> FinetuneCon
         "save_every": "checkpoint.save_every",
         "resume": "checkpoint.resume",
     }
-    dotted = {}
-    for k, v in overrides.items():
-        if v is None:
-            continue
-        key = shortcuts.get(k, k)
-        if key == "data.paths" and isinstance(v, (str, os.PathLike)):
-            v = [v]
-        if isinstance(v, (list, tuple)):
-            v = [str(x) if isinstance(x, os.PathLike) else x for x in v]
-        elif isinstance(v, os.PathLike):
-            v = str(v)
-        dotted[key] = v
+    dotted = shortcut_overrides(overrides, shortcuts)
     return apply_overrides(cfg, dotted)
 
 

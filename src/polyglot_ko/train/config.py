@@ -486,6 +486,13 @@ def resolve_config(config: TrainConfig | str | os.PathLike | dict | None = None,
         "data": "data.paths",
         "valid_data": "data.valid_paths",
     }
+    dotted = shortcut_overrides(overrides, shortcuts)
+    return apply_overrides(cfg, dotted)
+
+
+def shortcut_overrides(overrides: dict[str, Any], shortcuts: dict[str, str]) -> dict[str, Any]:
+    """Keyword overrides as dotted recipe keys: shortcuts expanded (`max_steps` -> `train.max_steps`), None dropped,
+    paths as strings, a single data path as a list."""
     dotted = {}
     for k, v in overrides.items():
         if v is None:
@@ -498,4 +505,4 @@ def resolve_config(config: TrainConfig | str | os.PathLike | dict | None = None,
         elif isinstance(v, os.PathLike):
             v = str(v)
         dotted[key] = v
-    return apply_overrides(cfg, dotted)
+    return dotted
