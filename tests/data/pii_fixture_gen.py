@@ -325,6 +325,29 @@ HARD = [
     "수량(2) [[010-2345-6789|tel]]로 주문 부탁드립니다",
     "예금주 확인 후 사업자등록번호 123-45-67890-1 기재",
     "계좌 개설일 2023-05-01 오후 2시",
+    # Forms added by the hardening issue: the brief's own examples, then their look-alikes that stay.
+    "연락처 [[01012345678|tel]]로 주세요",
+    "전화 [[0212345678|tel]]",
+    "대표번호 [[15881234|tel]]로 전화 주세요",
+    "[국민은행] 입금 50,000원 잔액 1,234,567원 [[123456-01-234567|acc]]",
+    "계좌 [[110-234-567890|acc]]",
+    "신용카드([[1234-5678-9012-3456|acc]])",
+    "연락처 [[123-4567|tel]]",
+    "수협 [[977 83 574699 9|acc]] 홍예린",
+    "전화 [[02 123-4567|tel]], [[123-4568|tel]]",
+    "주문번호 2023010512345",
+    "운송장 번호 123456789012",
+    "주문번호 0212345678 조회",
+    "운송장 977 83 574699 9",
+    "카드 결제 주문번호 1234-5678-9012-3456",
+    "문의 2022-2023 시즌",
+    "연락 바랍니다 300-5000원",
+    "15771234명이 다녀갔다",
+    "인구 16001234",
+    "상담 시간 0900-1800",
+    "[국민은행] 2023-01-05 입금 50,000원 잔액 1,234,567원",
+    "잔액 조회 2023.01.05 14:22",
+    "카드 포인트 12,345점 적립",
 ]
 
 
@@ -416,6 +439,111 @@ def build(seed: int = 20261123) -> list[dict]:
             ]
         )
         rows.append({"text": text, "spans": [], "form": "negative"})
+    rows.extend(_hardening_rows(r))
+    return rows
+
+
+SMS_BANKS = [
+    ("국민은행", (6, 2, 6)),
+    ("KB국민", (3, 2, 4, 3)),
+    ("신한은행", (3, 3, 6)),
+    ("우리은행", (4, 3, 6)),
+    ("하나은행", (3, 6, 5)),
+    ("농협", (3, 4, 4, 2)),
+    ("카카오뱅크", (4, 2, 7)),
+    ("기업은행", (3, 6, 2, 3)),
+    ("토스뱅크", (4, 4, 4)),
+    ("SC제일", (3, 2, 6)),
+]
+SMS_TEMPLATES = [
+    "[{bank}] 입금 {amt}원 잔액 {bal}원 {x}",
+    "[Web발신]\n[{bank}] {mm}/{dd} {hh}:{mi} 출금 {amt}원 잔액 {bal}원 {x}",
+    "[{bank}] 홍길동님 {mm}/{dd} 입금 {amt}원 잔액 {bal}원 {x}",
+    "{bank} 출금 {amt}원 {mm}/{dd} {hh}:{mi} 잔액 {bal}원 {x}",
+]
+LOCAL_TEMPLATES = ["연락처 {x}", "전화 {x}로 주세요", "문의: {x}", "사무실 전화 {x}", "상담 {x} (내선 없음)"]
+SERVICE_TEMPLATES = ["대표번호 {x}", "고객센터 {x}로 전화 주세요", "문의는 {x}번으로", "상담 전화 {x}"]
+CARD_WORD_TEMPLATES = ["신용카드({x})", "체크카드 {x}로 결제", "카드번호: {x}", "법인카드 {x} 분실"]
+
+
+def _money(r: random.Random) -> str:
+    return f"{r.randint(1, 9_999_999):,}"
+
+
+def _hardening_rows(r: random.Random) -> list[dict]:
+    """Forms added by the hardening issue (drawn after every older row, so those stay as they were)."""
+    rows: list[dict] = []
+
+    def add(template: str, value: str, typ: str | None, form: str, **fmt: str) -> None:
+        before, after = template.split("{x}")
+        before, after = before.format(**fmt), after.format(**fmt)
+        spans = [{"start": len(before), "end": len(before) + len(value), "type": typ}] if typ else []
+        rows.append({"text": before + value + after, "spans": spans, "form": form})
+
+    # Bank notification texts (SMS) where the account number ends the message, in every grouping, and as one run.
+    for _ in range(30):
+        bank, shape = r.choice(SMS_BANKS)
+        sep = r.choice(["-", "-", ""])
+        x = sep.join(d(r, n) for n in shape)
+        fmt = {"bank": bank, "amt": _money(r), "bal": _money(r), "mm": f"{r.randint(1, 12):02d}"}
+        fmt |= {"dd": f"{r.randint(1, 28):02d}", "hh": f"{r.randint(0, 23):02d}", "mi": f"{r.randint(0, 59):02d}"}
+        add(r.choice(SMS_TEMPLATES), x, "acc", "acc:bank_sms" + ("_nosep" if not sep else ""), **fmt)
+    # "계좌 NNN-NNN-NNNNNN": the short label before a bank grouping
+    for _ in range(10):
+        _bank, shape = r.choice(BANKS[:12])
+        add("계좌 {x}", "-".join(d(r, n) for n in shape), "acc", "acc:short_label")
+    # Check-digit accounts with spaces (수협, 대구은행 3-2-6-1; 3-3-6-1)
+    for _ in range(12):
+        shape = r.choice([(3, 2, 6, 1), (3, 3, 6, 1)])
+        bank = r.choice(["수협", "대구은행", "광주은행"])
+        x = " ".join(d(r, n) for n in shape)
+        add(
+            r.choice(["{bank} {x} 예금주 김민지", "입금 계좌 {bank} {x}", "{bank} {x}로 보내 주세요"]),
+            x,
+            "acc",
+            "acc:check_space",
+            bank=bank,
+        )
+    # Card numbers next to 카드 (신용카드(...), 체크카드): any 16 digits, Luhn-valid or not
+    for _ in range(16):
+        x = r.choice("3456789") + d(r, 15)
+        sep = r.choice(["-", " ", ""])
+        x = sep.join([x[0:4], x[4:8], x[8:12], x[12:16]])
+        add(r.choice(CARD_WORD_TEMPLATES), x, "acc", "card:card_word")
+    # Service numbers as one run, local numbers without an area code, and an area code apart from the number
+    for _ in range(12):
+        x = r.choice(["1588", "1577", "1544", "1600", "1661", "1688", "1800", "1899"]) + d(r, 4)
+        add(r.choice(SERVICE_TEMPLATES), x, "tel", "tel:service_nosep")
+    for _ in range(20):
+        if r.random() < 0.6:
+            x = f"{r.randint(100, 999)}-{d(r, 4)}"
+        else:
+            a = r.randint(2101, 9999)  # a 4-digit exchange; above 2100 no year range can be read
+            x = f"{a}-{d(r, 4)}"
+        add(r.choice(LOCAL_TEMPLATES), x, "tel", "tel:local")
+    for _ in range(10):
+        x = r.choice(["02", *AREAS, "010"]) + " " + d(r, r.choice([3, 4])) + "-" + d(r, 4)
+        add(r.choice(["연락처 {x}", "{x}로 연락 주세요", "담당자 {x}"]), x, "tel", "tel:area_apart")
+    # Precision guards of the new forms
+    for _ in range(40):
+        text = r.choice(
+            [
+                f"주문번호 0{r.choice(['2', '31', '51'])}{d(r, 7)} 조회",
+                f"운송장 번호 {r.choice('56')}{d(r, 11)}",
+                f"주문번호 20{r.randint(10, 29)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}{d(r, 5)}",
+                f"[{r.choice(SMS_BANKS)[0]}] {r.randint(2015, 2029)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}"
+                f" 입금 {_money(r)}원 잔액 {_money(r)}원",
+                f"잔액 {_money(r)}원 ({r.randint(2015, 2029)}.{r.randint(1, 12):02d}.{r.randint(1, 28):02d} 기준)",
+                f"문의 {(y := r.randint(1990, 2030))}-{y + 1} 시즌",
+                f"상담 가능 인원 {r.randint(100, 999)}-{r.randint(1000, 9999)}명",
+                f"연락 주시면 {r.randint(100, 999)}-{r.randint(1000, 9999)}원에 드려요",
+                f"{r.choice(['1577', '1600', '1800'])}{d(r, 4)}명이 방문",
+                f"카드 결제 주문번호 {d(r, 4)}-{d(r, 4)}-{d(r, 4)}-{d(r, 4)}",
+                f"사업자등록번호 {d(r, 3)}-{d(r, 2)}-{d(r, 5)}",
+                f"카드 포인트 {_money(r)}점",
+            ]
+        )
+        rows.append({"text": text, "spans": [], "form": "negative:hardening"})
     return rows
 
 

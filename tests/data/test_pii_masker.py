@@ -150,6 +150,95 @@ def test_space_before_the_area_code_parenthesis(text, expected):
     assert mask_pii(text) == expected
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # service numbers without separators: mobile and Seoul always, 15XX/16XX/18XX next to a phone word
+        ("연락처 01012345678로 주세요", "연락처 <|tel|>로 주세요"),
+        ("전화 0212345678", "전화 <|tel|>"),
+        ("대표번호 15881234로 전화 주세요", "대표번호 <|tel|>로 전화 주세요"),
+        ("고객센터 16441234번으로 문의", "고객센터 <|tel|>번으로 문의"),
+        # bank notification texts that end with the account number, in a bank grouping or as one run
+        (
+            "[국민은행] 입금 50,000원 잔액 1,234,567원 123456-01-234567",
+            "[국민은행] 입금 50,000원 잔액 1,234,567원 <|acc|>",
+        ),
+        (
+            "[Web발신]\n[신한은행] 03/05 14:22 출금 12,300원 잔액 45,600원 110234567890",
+            "[Web발신]\n[신한은행] 03/05 14:22 출금 12,300원 잔액 45,600원 <|acc|>",
+        ),
+        ("계좌 110-234-567890", "계좌 <|acc|>"),
+        # card numbers next to 카드, Luhn-valid or not
+        ("신용카드(1234-5678-9012-3456)", "신용카드(<|acc|>)"),
+        ("체크카드 5234 5678 9012 3456로 결제", "체크카드 <|acc|>로 결제"),
+        # local numbers without the area code next to a phone word; an area code written apart
+        ("연락처 123-4567", "연락처 <|tel|>"),
+        ("전화 555-1234 또는 555-1235", "전화 <|tel|> 또는 <|tel|>"),
+        ("사무실 전화 2345-6789", "사무실 전화 <|tel|>"),
+        ("전화 02)123-4567, 123-4568", "전화 <|tel|>, <|tel|>"),
+        ("연락처 02 123-4567", "연락처 <|tel|>"),
+        # a spaced check-digit account keeps its last digit inside the mask
+        ("수협 977 83 574699 9 홍예린", "수협 <|acc|> 홍예린"),
+        ("977 83 574699 9", "<|acc|>"),
+    ],
+)
+def test_widened_forms(text, expected):
+    assert mask_pii(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2023-01-05",
+        "2023.01.05",
+        "1,234,567원",
+        "주문번호 2023010512345",
+        "운송장 번호 123456789012",
+        "사업자등록번호 123-45-67890",
+        "주문번호 0212345678 조회",  # a landline-shaped run labelled as an order number
+        "운송장 번호 0312345678",
+        "운송장 977 83 574699 9",
+        "카드 결제 주문번호 1234-5678-9012-3456",  # the order-number label is nearer than 카드
+        "주문번호 1234-5678-9012-3456 카드 결제",
+        "문의 2022-2023 시즌",  # a range of years, not a local number
+        "연락 바랍니다 300-5000원",  # a price range
+        "상담 가능 인원 120-1500명",
+        "상담 시간 0900-1800",
+        "15771234명이 다녀갔다",  # a service-number run without a phone word
+        "인구 16001234",
+        "연락처 1234-5678",  # a 4-digit exchange starts with 2-9
+        "[국민은행] 2023-01-05 입금 50,000원 잔액 1,234,567원",
+        "잔액 조회 2023.01.05 14:22",
+    ],
+)
+def test_widened_forms_leave_look_alikes(text):
+    assert mask_pii(text) == text
+
+
+NEW_FORMS = (
+    "acc:bank_sms",
+    "acc:bank_sms_nosep",
+    "acc:short_label",
+    "acc:check_space",
+    "card:card_word",
+    "tel:service_nosep",
+    "tel:local",
+    "tel:area_apart",
+    "negative:hardening",
+)
+
+
+def test_widened_forms_in_the_labelled_set_are_exact(labelled):
+    """Each form the hardening issue added is in the labelled set, and every one of its rows is exactly right."""
+    for form in NEW_FORMS:
+        rows = [r for r in labelled if r["form"] == form]
+        assert len(rows) >= 10, form
+        result = score(find_pii, rows)
+        assert result["all"]["fp"] == result["all"]["fn"] == 0, (form, result["errors"][:5])
+        if form != "negative:hardening":
+            assert result["all"]["tp"] == len(rows), form
+
+
 def test_bundled_corpus_spans_all_found_and_negatives_untouched():
     from polyglot_ko.corpus import bundled_corpus_annotations, iter_bundled_documents
 

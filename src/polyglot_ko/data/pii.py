@@ -15,18 +15,27 @@ a small classifier instead of one regex per type):
 4. Types:
    - tel: mobile 010/011/016-019, Seoul 02 and the 16 regional area codes, 070, 080, 050X, and 15XX/16XX/18XX
      service numbers (not when the two halves read as a range of years such as 1600-1700, unless a phone word
-     is near); the +82 prefix (with or without the trunk 0) is masked with the number.
+     is near); the +82 prefix (with or without the trunk 0) is masked with the number. Without separators:
+     01X and 0X numbers always, except a landline-shaped run whose nearest label is an order/tracking/serial
+     word (주문번호 0212345678); 15XX/16XX/18XX runs (15881234) only next to a phone word. Local numbers
+     without the area code (123-4567, 2345-6789; a 4-digit exchange starts with 2-9) only next to a phone word,
+     not before a unit (원, 명, ...) and not as a range of years; an area code written apart from a dashed
+     number (02 123-4567) is part of it.
+     Business numbers are masked like personal ones: the digits cannot tell a shop's 02 number or a 070 line
+     from a person's, and service numbers (1588-XXXX) go with the rest so that the token stands for "a phone
+     number" whatever its owner; masking a business number loses little, leaking a person's number does not.
    - rrn: YYMMDD + G NNNNNN, a real calendar date, G 1-8 (no checksum: numbers issued since 2020 fail it),
      with `-`, space or nothing between; a 13-digit run that is a valid EAN-13 Korean barcode (880...) or
      sits next to a barcode/tracking word is not an rrn. Partly masked forms (`900101-1******`) count too.
    - card (masked as acc, `cards=False` to keep them): 15/16 digits in 4-4-4-4, 4-6-5 or one run, Luhn-valid,
-     with a real issuer prefix.
+     with a real issuer prefix; next to 카드 (신용카드(...), 체크카드, 카드번호) any number of those shapes.
    - acc: the groupings that Korean banks print (6-2-6, 3-3-6, 4-3-6, 3-6-5, 4-2-7, 3-4-4-2, 3-2-6, 3-6-2-3,
      3-2-4-3, 4-4-4-1) are accounts unless a non-account word (business registration, tracking, order number,
      ISBN, ...) is the nearest keyword; any other 10-16 digit run (no separator, 4-4-4, ...) is an account only
-     when the nearest keyword is an account word (bank names, 계좌, 입금, 예금주, 송금, 이체, 통장, 가상계좌).
-     So are dashed numbers that end in a one-digit check group (대구은행/수협 3-2-6-1 `508-10-284716-3`,
-     3-3-6-1, ...), with the same account-word condition.
+     when the nearest keyword is an account word (bank names, 계좌, 입금, 출금, 잔액, 예금주, 송금, 이체, 통장,
+     가상계좌; so a bank notification that ends with the number is covered). So are dashed or spaced numbers
+     that end in a one-digit check group (대구은행/수협 3-2-6-1 `508-10-284716-3`, `977 83 574699 9`, 3-3-6-1,
+     ...), with the same account-word condition (spaced, a bank grouping before the digit is enough).
 5. Never masked: dates, times, prices (commas are not separators), zip codes, versions, short codes (112,
    119), business registration numbers (3-2-5), ISBNs, product and tracking codes without account words.
 
@@ -106,6 +115,8 @@ _TEL = re.compile(
     r"|050[2-8]-?[0-9]{3,4}-?[0-9]{4}"
 )
 _SERVICE = re.compile(r"1[568][0-9]{2}-[0-9]{4}")
+# A unit or counter right after a number makes it a quantity, not a phone number (300-5000원, 120-1500명).
+_UNIT_AFTER = frozenset("원년명개호회건점위만억천배분초일월세살%~")
 
 _ACC_STRONG = {
     (6, 2, 6),
@@ -148,6 +159,8 @@ _ACC_WORDS = (
     "토스",
     "가상",
     "후원",
+    "잔액",
+    "출금",
     "account",
     "KB",
     "NH",
@@ -220,10 +233,17 @@ _TEL_WORDS = (
     "번호로",
 )
 _RRN_WORDS = ("주민", "외국인등록", "생년월일")
+_CARD_WORDS = ("카드", "card", "Card", "CARD")
 _KEYWORDS = re.compile(
     "|".join(
         f"(?P<{name}>{'|'.join(re.escape(w) for w in sorted(words, key=len, reverse=True))})"
-        for name, words in (("acc", _ACC_WORDS), ("neg", _NEG_WORDS), ("tel", _TEL_WORDS), ("rrn", _RRN_WORDS))
+        for name, words in (
+            ("acc", _ACC_WORDS),
+            ("neg", _NEG_WORDS),
+            ("tel", _TEL_WORDS),
+            ("rrn", _RRN_WORDS),
+            ("card", _CARD_WORDS),
+        )
     )
 )
 _CTX_BEFORE = 24
@@ -311,12 +331,22 @@ class PIIMasker:
         n = len(groups)
         paren = bool(kinds) and kinds[0] == ")"
         rest = kinds[1:] if paren else kinds
-        if rest and any(k != rest[0] for k in rest):
-            return None  # mixed separators: two numbers written next to each other, not one
-        sep = rest[0] if rest else ("" if not paren else "-")
         shape = tuple(len(g) for g in groups)
         digits = "".join(groups)
         L = len(digits)
+        if rest and any(k != rest[0] for k in rest):
+            # Mixed separators: two numbers written next to each other, not one; except an area code written
+            # apart from a dashed local number ("02 123-4567", "010 1234-5678").
+            if (
+                not paren
+                and not intl
+                and kinds == [" ", "-"]
+                and self.enabled["tel"]
+                and _TEL.fullmatch("-".join(groups))
+            ):
+                return "tel", False
+            return None
+        sep = rest[0] if rest else ("" if not paren else "-")
         if L >= 9 and digits == (digits[:2] * L)[:L]:
             return None  # 1010101010101, 0000000000: filler, not anyone's number
         nxt = view[end : end + 2]
@@ -337,7 +367,13 @@ class PIIMasker:
                 if not gs[0].startswith("0"):
                     gs[0] = "0" + gs[0]
             canon = "-".join(gs) if sep else "".join(gs)
-            if len(gs) <= 3 and _TEL.fullmatch(canon):
+            # A landline number written without separators next to an order/tracking/serial word is that
+            # number (주문번호 0212345678); a mobile number (01X) is masked whatever the label says.
+            if (
+                len(gs) <= 3
+                and _TEL.fullmatch(canon)
+                and (n > 1 or intl or canon.startswith("01") or keyword() != "neg")
+            ):
                 return ("tel", False) if self.enabled["tel"] else None
             if intl:
                 return None
@@ -352,6 +388,17 @@ class PIIMasker:
             if keyword() == "tel":
                 return ("tel", False)
             return None
+        # Service numbers written as one run (대표번호 15881234) and local numbers without the area code
+        # (연락처 123-4567, 전화 2345-6789; a 4-digit exchange starts with 2-9): only next to a phone word, not
+        # before a unit (300-5000원) and not a range of years (문의 2022-2023).
+        if self.enabled["tel"] and L in (7, 8) and view[end : end + 1] not in _UNIT_AFTER:
+            service = shape == (8,) and digits[:2] in ("15", "16", "18")
+            local = sep == "-" and (
+                (shape == (3, 4) and groups[0][0] != "0")
+                or (shape == (4, 4) and groups[0][0] in "23456789" and not int(groups[0]) < int(groups[1]) <= 2100)
+            )
+            if (service or local) and keyword() == "tel":
+                return "tel", False
         # Resident / foreigner registration numbers
         if self.enabled["rrn"] and L == 13 and (shape == (6, 7) and sep in "- " or shape == (13,)):
             if _is_rrn_digits(digits):
@@ -363,8 +410,11 @@ class PIIMasker:
         if sep == ".":
             return None  # dotted runs are dates, versions, IPs, section numbers: never accounts
         # Card numbers
-        if self.cards and shape in _CARD_SHAPES and _luhn(digits) and _CARD_PREFIX.match(digits):
-            if keyword() != "neg":
+        if self.cards and shape in _CARD_SHAPES:
+            if _luhn(digits) and _CARD_PREFIX.match(digits):
+                if keyword() != "neg":
+                    return "acc", True
+            elif keyword() == "card":  # next to 카드 (신용카드(...), 카드번호 ...), a mistyped or test number too
                 return "acc", True
         # Bank accounts
         if self.enabled["acc"] and 10 <= L <= 16:
@@ -372,19 +422,21 @@ class PIIMasker:
                 return None if keyword() == "neg" else ("acc", False)
             if min(shape) >= 2 and keyword() == "acc":
                 return "acc", False
-            # The check-digit family: three or more dashed groups of 2+ digits, then one check digit
-            # (3-2-6-1, 3-3-6-1, 3-4-4-1, ...), only next to an account word, and never a phone number
-            # with a digit after it (010-1234-5678-9).
+            # The check-digit family: three or more dashed (or spaced) groups of 2+ digits, then one check
+            # digit (3-2-6-1, 3-3-6-1, 3-4-4-1, ...), next to an account word, and never a phone number with
+            # a digit after it (010-1234-5678-9). Spaced, a bank grouping before the digit is enough (its
+            # groups alone would be masked anyway): the check digit goes with them (977 83 574699 9).
             if (
                 n >= 4
-                and sep == "-"
+                and sep in "- "
                 and shape[-1] == 1
                 and min(shape[:-1]) >= 2
                 and L >= 11
                 and not _TEL.fullmatch("-".join(groups[:-1]))
-                and keyword() == "acc"
             ):
-                return "acc", False
+                kw = keyword()
+                if kw == "acc" or (sep == " " and shape[:-1] in _ACC_STRONG and kw != "neg"):
+                    return "acc", False
         return None
 
     # -- scanning ----------------------------------------------------------------------------------------
