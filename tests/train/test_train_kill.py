@@ -42,7 +42,7 @@ from .test_train_loop import ROOT, cli_args, tiny
 STEPS, SAVE_EVERY, KILLS, SEED = 24, 2, 20, 20240607
 SAVE_STEPS = [s for s in range(SAVE_EVERY, STEPS, SAVE_EVERY)] + [STEPS]  # the last one: the final save
 TMP_RE = re.compile(r"^\.step_\d{6,}\.(tmp|old)$")  # save_checkpoint's folders in progress / being replaced
-HF_TMP_RE = re.compile(r"^\.(step_\d{6,}|model)\.(.+\.tmp|old-\d+)$")  # atomic_dir's
+HF_TMP_RE = re.compile(r"^\.(step_\d{6,}|model)\.(.+\.tmp|old-\d+|old)$")  # atomic_dir's, prune's
 
 
 def run_kw(out: Path, data: Path, tokenizer: Path, **more) -> dict:

@@ -417,6 +417,9 @@ class Trainer(RunReport):
         """Checkpoint, export and validate when due (not at the last step); returns (saved, valid loss or None)."""
         cfg, t = self.cfg, self.cfg.train
         saved, valid_loss = False, None
+        # Validate before saving: a kill after the save would resume past this step and never validate it.
+        if t.valid_every and self.step % t.valid_every == 0 and self.step < t.max_steps:
+            valid_loss = self._log_valid(logger)
         if cfg.checkpoint.save_every and self.step % cfg.checkpoint.save_every == 0 and self.step < t.max_steps:
             self.save()
             saved = True
@@ -424,8 +427,6 @@ class Trainer(RunReport):
                 self.export(self.out / "hf" / ckpt.step_name(self.step))
                 if self.info.is_main:
                     ckpt.prune(self.out / "hf", cfg.checkpoint.keep_last)
-        if t.valid_every and self.step % t.valid_every == 0 and self.step < t.max_steps:
-            valid_loss = self._log_valid(logger)
         return saved, valid_loss
 
     def train(self) -> dict:

@@ -305,8 +305,13 @@ def prune(folder: Path, keep_last: int) -> None:
             m = STEP_RE.match(p.name)
             if m and p.is_dir():
                 steps.append((int(m.group(1)), p))
+            elif p.name.startswith(".step_") and p.name.endswith(".old"):
+                shutil.rmtree(p, ignore_errors=True)  # left by a prune that was killed
     for _, p in sorted(steps)[:-keep_last] if keep_last > 0 else []:
-        shutil.rmtree(p, ignore_errors=True)
+        # Renamed away first: a kill during the deletion leaves a hidden folder, never a half-deleted step folder.
+        doomed = p.with_name(f".{p.name}.old")
+        os.replace(p, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
 
 
 def load_checkpoint(
